@@ -1,0 +1,291 @@
+# Copyright (c) opsdeck.tmux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: shared
+short_description: Run every task inside a shared, human-visible tmux session
+description:
+  - Wraps another connection plugin (the I(inner transport), e.g. C(ansible.builtin.ssh) or
+    C(ansible.builtin.local)) and routes every command through a pane of a shared tmux session
+    on the managed host, so a person can C(tmux attach -t ops) and watch each task happen.
+  - The run reuses the session C(ops) when its pane is idle, otherwise the first C(opsN) that
+    does not exist or is idle, creates the windows C(sys), C(deploy), C(logs), and keeps that
+    session for all its tasks.
+  - Each command is ONE round trip of the inner transport. The pane receives one short typed
+    line that runs a job script; the job prints a banner (task, host, become user), runs the
+    command with stdout and stderr shown in the pane and appended to
+    C(/tmp/agent-<session>-YYYYmmdd-HHMMSS.log), and signals a C(tmux wait-for) channel unique
+    to that command. stdout, stderr and the exit code come back to Ansible byte for byte.
+  - A C(no_log) task shows only C(output hidden (no_log)) in the pane and writes none of its
+    output to the log.
+  - Nothing is ever typed into a busy pane, and no password is ever typed. Privilege escalation
+    uses the sudo ticket a person created in the pane (sudo tickets are per terminal); when sudo
+    answers C(a password is required) the task fails at once and says which pane to use.
+    M(opsdeck.tmux.sudo_gate) makes the play wait for that person instead.
+  - C(put_file) and C(fetch_file) go straight through the inner transport.
+version_added: 0.1.0
+author: opsdeck.tmux contributors
+extends_documentation_fragment:
+  - opsdeck.tmux.shared.connection
+  - connection_pipelining
+options:
+  transport:
+    description:
+      - The inner connection plugin that reaches the managed host. Any connection plugin name
+        works; its own variables (C(ansible_host), C(ansible_user), C(ansible_port),
+        C(ansible_ssh_private_key_file)...) apply as usual.
+    type: str
+    default: ansible.builtin.ssh
+    vars:
+      - name: ansible_tmux_transport
+    env:
+      - name: ANSIBLE_TMUX_TRANSPORT
+    ini:
+      - section: opsdeck_tmux
+        key: transport
+notes:
+  - Needs tmux and a POSIX C(/bin/sh) on the managed host, nothing else.
+  - O(command_timeout) bounds every command; a pane or session that disappears while a command
+    runs ends the task within about two seconds.
+  - Options that are not specific to this plugin (pipelining, the inner transport's options) behave
+    exactly as with the inner transport alone.
+seealso:
+  - module: opsdeck.tmux.sudo_gate
+"""
+
+EXAMPLES = r"""
+# inventory: every task on these hosts runs in the shared session "ops" on the host
+# [web]
+# web1 ansible_host=192.0.2.10
+#
+# [web:vars]
+# ansible_connection=opsdeck.tmux.shared
+# ansible_tmux_transport=ansible.builtin.ssh
+
+- name: Deploy visibly
+  hosts: web
+  tasks:
+    - name: Build the release (in window deploy)
+      ansible.builtin.command: make release
+      args:
+        chdir: /srv/app
+      vars:
+        ansible_tmux_window: deploy
+
+- name: Run on this machine, watched with 'tmux attach -t ops'
+  hosts: localhost
+  connection: opsdeck.tmux.shared
+  vars:
+    ansible_tmux_transport: ansible.builtin.local
+  tasks:
+    - name: Say hello in the pane
+      ansible.builtin.command: echo hello
+"""
+
+import socket
+import time
+import typing as t
+import uuid
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.loader import connection_loader
+from ansible.utils.display import Display
+
+from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import (
+    Header,
+    Job,
+    ProtocolError,
+    TmuxNameError,
+    join_commands,
+    split_output,
+)
+from ansible_collections.opsdeck.tmux.plugins.plugin_utils._run import (
+    controller_run_id,
+    owner_is_alive,
+)
+
+display = Display()
+
+PASSWORD_REQUIRED = b"a password is required"
+# statuses of the target script that mean the host could not be used at all
+UNREACHABLE = {"NOTMUX", "NOSTATE", "GONE"}
+
+
+class Connection(ConnectionBase):
+    """Route each command through a pane of the shared tmux session."""
+
+    transport = "opsdeck.tmux.shared"
+    has_pipelining = True
+    has_tty = False  # commands run in the pane; we never answer a password prompt
+
+    def __init__(self, play_context: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(play_context, *args, **kwargs)
+        # TaskExecutor fills the inner plugin's options (ansible_host, ansible_user...)
+        # through this attribute, as it does for network_cli.
+        self.ssh_type_conn: ConnectionBase | None = None
+        self._task_keys: dict[str, t.Any] = {}
+        # one connection object per task: its id groups the task's commands under one banner
+        self._task_id = uuid.uuid4().hex[:12]
+        self.last_header: Header | None = None
+
+    # -- options and the inner transport ------------------------------------
+
+    def set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        if task_keys:
+            self._task_keys = {k: task_keys.get(k) for k in ("name", "action", "no_log")}
+        self._load_inner()
+
+    def _load_inner(self) -> ConnectionBase:
+        name = self.get_option("transport")
+        if self.ssh_type_conn is not None and name in (self.ssh_type_conn._load_name, getattr(self.ssh_type_conn, "ansible_name", None)):
+            return self.ssh_type_conn
+        if name in ("opsdeck.tmux.shared", "shared"):
+            raise AnsibleError("ansible_tmux_transport cannot be opsdeck.tmux.shared itself; use e.g. ansible.builtin.ssh")
+        inner = connection_loader.get(name, self._play_context, shell=self._shell)
+        if inner is None:
+            raise AnsibleError(f"ansible_tmux_transport: connection plugin {name!r} was not found")
+        self.ssh_type_conn = inner
+        self.has_pipelining = bool(getattr(inner, "has_pipelining", False))
+        return inner
+
+    def _connect(self) -> Connection:
+        inner = self._load_inner()
+        if not self._connected:
+            display.vvv(f"ESTABLISH OPSDECK SHARED CONNECTION via {inner._load_name}", host=self._play_context.remote_addr)
+            inner._connect()
+            self._connected = True
+        return self
+
+    # -- commands -----------------------------------------------------------
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
+        super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        if sudoable and self.become is not None and self.become.expect_prompt():
+            # sudo would read the password from the pane's stdin: refuse rather than type it
+            raise AnsibleError(
+                "opsdeck.tmux.shared never sends a become password (ansible_become_password or -K is set). "
+                "Remove it: a person authorizes sudo in the pane, see opsdeck.tmux.sudo_gate."
+            )
+        inner = self._load_inner()
+        stale: list[str] = []
+        live: list[str] = []
+        for _attempt in range(5):
+            job = self._job(cmd, in_data, live, stale)
+            display.vvv(f"EXEC (tmux {job.base}/{job.window}) {to_text(cmd)}", host=self._play_context.remote_addr)
+            rc, stdout, stderr = inner.exec_command(job.command_line(), in_data=in_data, sudoable=False)
+            try:
+                header, stdout = split_output(stdout)
+            except ProtocolError as exc:
+                raise AnsibleConnectionFailure(
+                    f"the shared tmux wrapper did not answer (rc={rc}, first line {exc}): {to_text(stderr).strip()}"
+                ) from None
+            if header.status != "CHECK":
+                break
+            # a session is owned by an earlier run from this controller: alive or not?
+            owner = to_text(stderr).strip()
+            (live if owner_is_alive(owner) else stale).append(owner)
+        else:
+            raise AnsibleConnectionFailure("could not settle the ownership of the shared session after 5 attempts")
+        self.last_header = header
+        if header.status != "OK":
+            self._fail(header, to_text(stderr).strip())
+        if sudoable and self.become is not None and rc != 0 and PASSWORD_REQUIRED in stderr:
+            self._password_required(header)
+        display.vvvv(f"opsdeck.tmux.shared: rc={rc} in {header.where}, log {header.log}", host=self._play_context.remote_addr)
+        return rc, stdout, stderr
+
+    def _job(self, cmd: str, in_data: bytes | None, live: list[str], stale: list[str]) -> Job:
+        no_log = bool(self._play_context.no_log)
+        try:
+            job = Job(
+                cmd=cmd,
+                run_id=self.get_option("run_id") or controller_run_id(),
+                channel="od" + uuid.uuid4().hex,
+                controller=socket.gethostname(),
+                now=int(time.time()),
+                window=self.get_option("window"),
+                base=self.get_option("session"),
+                windows=list(self.get_option("windows")),
+                max_suffix=self.get_option("max_sessions"),
+                executable=self.get_option("tmux_executable"),
+                socket_name=self.get_option("socket_name") or None,
+                socket_path=self.get_option("socket_path") or None,
+                log_dir=self.get_option("log_dir") or "",
+                timeout=self.get_option("command_timeout"),
+                busy_wait=self.get_option("busy_timeout"),
+                lease=self.get_option("lease"),
+                has_in=in_data is not None,
+                no_log=no_log,
+                task=self._task_id,
+                banner=self._banner(),
+                step="$ (command hidden: no_log)" if no_log else "$ " + _shorten(cmd, 400),
+                live=live,
+                stale=stale,
+            )
+            job.validate()
+        except (TmuxNameError, ValueError) as exc:
+            raise AnsibleError(f"opsdeck.tmux.shared: {exc}") from None
+        return job
+
+    def _banner(self) -> str:
+        action = self._task_keys.get("action") or "command"
+        name = self._task_keys.get("name")
+        what = f"TASK [{name}] ({action})" if name and name != action else f"TASK [{action}]"
+        host = self._play_context.remote_addr or "?"
+        who = ""
+        if self.become is not None:
+            try:
+                who = f" as {self.become.get_option('become_user') or 'root'} (become)"
+            except KeyError:
+                who = " (become)"
+        stamp = time.strftime("%H:%M:%S")
+        return f"\u25b6 {stamp} {what} on {host}{who}"
+
+    def _fail(self, header: Header, message: str) -> None:
+        where = "" if header.session == "-" else f" [{header.where}]"
+        text = f"opsdeck.tmux.shared: {message}{where}"
+        if header.status == "BUSY":
+            text += ". Nothing was typed into it; finish or leave what is running there and retry."
+        if header.status in UNREACHABLE:
+            raise AnsibleConnectionFailure(text)
+        raise AnsibleError(text)
+
+    def _password_required(self, header: Header) -> None:
+        join = join_commands(header.session)
+        raise AnsibleError(
+            f"sudo needs a person's authorization in pane {header.pane} (window {header.window} of session "
+            f"{header.session}): sudo tickets are per terminal, so it must be given in that pane. "
+            f"Join with '{join['attach']}', select window {header.window} and run: sudo -v && echo SUDO_READY . "
+            "Add an opsdeck.tmux.sudo_gate task before the become tasks to make the play wait for that."
+        )
+
+    # -- files: straight through the inner transport ------------------------
+
+    def put_file(self, in_path: str, out_path: str) -> None:
+        super().put_file(in_path, out_path)
+        display.vvv(f"PUT {in_path} TO {out_path} (via {self._load_inner()._load_name})", host=self._play_context.remote_addr)
+        self._load_inner().put_file(in_path, out_path)
+
+    def fetch_file(self, in_path: str, out_path: str) -> None:
+        super().fetch_file(in_path, out_path)
+        display.vvv(f"FETCH {in_path} TO {out_path} (via {self._load_inner()._load_name})", host=self._play_context.remote_addr)
+        self._load_inner().fetch_file(in_path, out_path)
+
+    def reset(self) -> None:
+        if self.ssh_type_conn is not None:
+            self.ssh_type_conn.reset()
+
+    def close(self) -> None:
+        if self.ssh_type_conn is not None:
+            self.ssh_type_conn.close()
+        self._connected = False
+
+
+def _shorten(text: str, limit: int) -> str:
+    one = " ".join(to_text(text).split())
+    return one if len(one) <= limit else one[: limit - 1] + "\u2026"
+

@@ -1,0 +1,351 @@
+# Copyright (c) opsdeck.tmux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the opsdeck.tmux collection: the POSIX shell that runs on the target.
+
+Everything that touches tmux on the managed host goes through this one script:
+the connection plugin sends it through its inner transport (one round trip per
+command), and the modules run it with ``sh -c`` on the host. It acquires the
+shared session (``ops`` -> ``ops1``...), decides whether a pane is idle, types
+ONE short line into the pane (run job script N), and waits for the job on a
+unique ``tmux wait-for`` channel, bounded by a watchdog.
+
+Protocol: the first line on stdout is ``OPSDECK1 <status> <session> <pane>
+<window> <log>``; for status ``OK`` the command's stdout follows byte for byte,
+its stderr is on stderr and the exit code is the command's. Any other status
+is an error whose message is on stderr and the exit code is 0.
+"""
+
+from __future__ import annotations
+
+import shlex
+import typing as t
+
+PROTOCOL = "OPSDECK1"
+
+# The job script: run by the pane's own shell (`/bin/sh <dir>/<channel>.job`),
+# so it runs on the pane's tty (sudo tickets are per tty) and is visible there.
+JOB = r"""
+. "${0%.job}.env" || exit 125
+j=$OD_J ch=$OD_CH log=$OD_LOG nolog=$OD_NOLOG task=$OD_TASK pane=$OD_PANE
+banner=$OD_BANNER step=$OD_STEP cwd=$OD_CWD hasin=$OD_HAS_IN
+tm=$OD_TMUX sn=$OD_SOCKET_NAME sp=$OD_SOCKET_PATH
+unset OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN
+unset OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH TMUX TMUX_PANE
+od_t() {
+  if [ -n "$sp" ]; then "$tm" -S "$sp" "$@"
+  elif [ -n "$sn" ]; then "$tm" -L "$sn" "$@"
+  else "$tm" "$@"; fi
+}
+od_fin() { [ -f "$j.rc" ] || echo "$1" >"$j.rc"; od_t wait-for -S "$ch"; exit "$1"; }
+# the pane died (HUP) or someone killed the job: still answer the waiter
+trap 'od_fin 129' HUP
+trap 'od_fin 143' TERM
+# Ctrl-C in the pane interrupts the command (default action in children),
+# not the job: the job still records rc and signals.
+trap ':' INT
+last=
+[ -f "${j%/*}/t.${pane#%}" ] && IFS= read -r last <"${j%/*}/t.${pane#%}"
+if [ "$last" != "$task" ]; then
+  printf '%s\n' "$task" >"${j%/*}/t.${pane#%}"
+  printf '\033[1;36m%s\033[0m\n' "$banner"
+  [ -n "$log" ] && printf '%s\n' "$banner" >>"$log"
+fi
+printf '\033[2m%s\033[0m\n' "$step"
+[ -n "$log" ] && printf '%s\n' "$step" >>"$log"
+in=/dev/null
+[ "$hasin" = 1 ] && in=$j.in
+cd "$cwd" 2>/dev/null
+if [ "$nolog" = 1 ]; then
+  /bin/sh "$j.cmd" <"$in" >"$j.out" 2>"$j.err"
+  echo $? >"$j.rc"
+  printf '  output hidden (no_log)\n'
+  [ -n "$log" ] && printf '  output hidden (no_log)\n' >>"$log"
+else
+  [ -n "$log" ] || log=/dev/null
+  { { trap ':' INT; /bin/sh "$j.cmd" <"$in" 4>&-; echo $? >"$j.rc"; } 2>&1 1>&4 4>&- |
+      tee -ai "$log" "$j.err" >&2 4>&-; } 4>&1 | tee -ai "$log" "$j.out"
+  if [ -s "$j.out" ] && [ -n "$(tail -c 1 "$j.out")" ]; then
+    printf '\n'; [ "$log" = /dev/null ] || printf '\n' >>"$log"
+  fi
+fi
+IFS= read -r rc <"$j.rc"
+printf '\033[2m\342\224\224 rc=%s\033[0m\n' "$rc"
+[ "$log" = /dev/null ] || [ -z "$log" ] || printf '\342\224\224 rc=%s\n' "$rc" >>"$log"
+od_t wait-for -S "$ch"
+"""
+
+# The wrapper: runs as the connecting user, outside the pane.
+LIB = r"""
+set -f
+unset TMUX TMUX_PANE
+umask 077
+nl='
+'
+tab=$(printf '\t')
+od_sess=- od_pane=- od_log=- od_win=$OD_WINDOW
+# lock descriptors 8 and 9 must not leak into a tmux server started from here
+od_t() {
+  if [ -n "$OD_SOCKET_PATH" ]; then "$OD_TMUX" -S "$OD_SOCKET_PATH" "$@" 8>&- 9>&-
+  elif [ -n "$OD_SOCKET_NAME" ]; then "$OD_TMUX" -L "$OD_SOCKET_NAME" "$@" 8>&- 9>&-
+  else "$OD_TMUX" "$@" 8>&- 9>&-; fi
+}
+od_done() {
+  printf '%s %s %s %s %s %s\n' "$OD_PROTO" "$1" "$od_sess" "$od_pane" "$od_win" "$od_log"
+  shift
+  [ $# -gt 0 ] && printf '%s\n' "$*" >&2
+  [ -n "${J:-}" ] && rm -f "$J.cmd" "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job" "$J.why"
+  exit 0
+}
+od_statedir() {
+  u=${USER:-${LOGNAME:-}}
+  for cand in "$u" "$(id -u)"; do
+    [ -n "$cand" ] || continue
+    S=${TMPDIR:-/tmp}/opsdeck-$cand
+    [ -d "$S" ] || mkdir -m 700 "$S" 2>/dev/null
+    if [ -d "$S" ] && [ ! -L "$S" ] && [ -O "$S" ]; then return 0; fi
+  done
+  od_done NOSTATE "cannot use a private state directory ${S:-} (it must be a directory owned by $(id -un), not a link)"
+}
+# od_probe PANE: read pane facts and its cursor line in ONE tmux call
+od_probe() {
+  od_raw=$(od_t display-message -p -t "$1" \
+    "#{pane_pid}$tab#{pane_in_mode}$tab#{pane_dead}$tab#{cursor_y}$tab#{pane_current_command}$tab#{session_name}$tab#{window_name}" \; \
+    capture-pane -p -t "$1" 2>/dev/null) || return 1
+  [ -n "$od_raw" ] || return 1
+  od_head=${od_raw%%"$nl"*}
+  IFS=$tab read -r od_pid od_mode od_dead od_cy od_cmd od_psess od_pwin <<EOF
+$od_head
+EOF
+  od_rest=${od_raw#*"$nl"}
+  [ "$od_rest" = "$od_raw" ] && od_rest=
+  od_i=0
+  while [ "$od_i" -lt "$od_cy" ]; do
+    case $od_rest in *"$nl"*) od_rest=${od_rest#*"$nl"} ;; *) od_rest= ;; esac
+    od_i=$((od_i + 1))
+  done
+  od_line=${od_rest%%"$nl"*}
+  return 0
+}
+# od_idle PANE: 0 idle, 1 busy (reason in od_why), 2 gone
+od_idle() {
+  od_q=$1
+  od_probe "$od_q" || { od_why="pane $od_q no longer exists"; return 2; }
+  [ "$od_dead" = 1 ] && { od_why="the program in pane $od_q has exited"; return 1; }
+  [ "$od_mode" = 1 ] && { od_why="pane $od_q is in copy mode (someone is scrolling)"; return 1; }
+  c=${od_cmd#-}
+  c=${c##*/}
+  case " $OD_SHELLS " in
+    *" $c "*) ;;
+    *) od_why="pane $od_q is running '$od_cmd'"; return 1 ;;
+  esac
+  if [ -r "/proc/$od_pid/stat" ]; then
+    IFS= read -r st <"/proc/$od_pid/stat"
+    set -- ${st##*) }
+    [ "${6:-}" = "$od_pid" ] || { od_why="pane $od_q has a foreground job running (process group ${6:-?}, '$od_cmd')"; return 1; }
+  fi
+  l=${od_line%"${od_line##*[! ]}"}
+  for p in $OD_PROMPTS; do
+    case $l in *"$p") return 0 ;; esac
+  done
+  od_why="pane $od_q is not at an empty shell prompt (cursor line: '$l')"
+  return 1
+}
+# od_wait_idle PANE SECONDS: settle wait (a shell redrawing its prompt, a
+# person finishing a line); returns at once when idle or gone.
+od_wait_idle() {
+  od_k=0
+  od_lim=$(($2 * 20))
+  while :; do
+    od_idle "$1"
+    r=$?
+    [ $r -ne 1 ] && return $r
+    [ "$od_k" -ge "$od_lim" ] && return 1
+    sleep 0.05
+    od_k=$((od_k + 1))
+  done
+}
+od_lock() {
+  command -v flock >/dev/null 2>&1 || return 0
+  flock -w "$2" "$1"
+}
+# od_pane_of WINDOW: active pane id of WINDOW in $od_wl
+od_pane_of() {
+  od_p=
+  oifs=$IFS
+  IFS=$nl
+  for ln in $od_wl; do
+    IFS=$oifs
+    [ "${ln%%"$tab"*}" = "$1" ] && { od_p=${ln#*"$tab"}; return 0; }
+  done
+  IFS=$oifs
+  return 1
+}
+# od_windows SESSION: create the missing windows of OD_WINDOWS and OD_WINDOW in ONE call
+od_windows() {
+  set --
+  for w in $OD_WINDOWS $OD_WINDOW; do
+    case "$nl$od_wl$nl" in *"$nl$w$tab"*) continue ;; esac
+    case " $* " in *" -n $w "*) continue ;; esac
+    [ $# -gt 0 ] && set -- "$@" \;
+    set -- "$@" new-window -d -t "=$od_s:" -n "$w" -c "$od_home" -P -F "#{window_name}$tab#{pane_id}"
+  done
+  [ $# -eq 0 ] && return 0
+  od_new=$(od_t "$@") || return 1
+  od_wl="$od_wl$nl$od_new"
+  od_fresh=1
+}
+od_new_session() {
+  od_first=
+  for w in $OD_WINDOWS $OD_WINDOW; do od_first=$w; break; done
+  od_wl=$(od_t new-session -d -s "$od_s" -n "$od_first" -x 200 -y 50 -c "$od_home" -P -F "#{window_name}$tab#{pane_id}") || return 1
+  od_fresh=1
+}
+# od_pick: take session $od_s for window OD_WINDOW if it can be used
+od_pick() {
+  od_fresh=0
+  if od_pane_of "$OD_WINDOW"; then
+    if [ "$od_owner" = "$OD_RUN" ]; then
+      od_wait_idle "$od_p" "$OD_BUSY_WAIT" || return 1
+    else
+      od_idle "$od_p" || return 1
+    fi
+  fi
+  od_windows || return 1
+  od_pane_of "$OD_WINDOW" || return 1
+  if [ "$od_fresh" = 1 ]; then
+    # a new shell: keys typed before its prompt is drawn would be lost
+    od_wait_idle "$od_p" "$OD_READY_WAIT" || return 1
+  fi
+  od_t set-option -t "=$od_s:" @opsdeck_run "$OD_RUN" \; set-option -t "=$od_s:" @opsdeck_source ansible \; \
+    set-option -t "=$od_s:" @opsdeck_seen "$OD_NOW" || return 1
+  od_sess=$od_s od_pane=$od_p
+}
+od_acquire() {
+  n=0
+  while [ "$n" -le "$OD_MAX" ]; do
+    if [ "$n" -eq 0 ]; then od_s=$OD_BASE; else od_s=$OD_BASE$n; fi
+    n=$((n + 1))
+    od_owner=
+    if ! od_info=$(od_t display-message -p -t "=$od_s:" "#{@opsdeck_run}$tab#{@opsdeck_seen}" \; \
+      list-windows -t "=$od_s" -F "#{window_name}$tab#{pane_id}" 2>/dev/null); then
+      od_new_session || continue
+      od_owner=$OD_RUN
+      od_pick && return 0
+      continue
+    fi
+    od_h=${od_info%%"$nl"*}
+    od_owner=${od_h%%"$tab"*}
+    od_seen=${od_h#*"$tab"}
+    od_wl=${od_info#*"$nl"}
+    if [ -n "$od_owner" ] && [ "$od_owner" != "$OD_RUN" ]; then
+      case " $OD_STALE " in
+        *" $od_owner "*) ;;
+        *)
+          case " $OD_LIVE " in *" $od_owner "*) continue ;; esac
+          [ "${od_owner%%.*}" = "$OD_HOST" ] && od_done CHECK "$od_owner"
+          [ -n "$od_seen" ] && [ $((OD_NOW - od_seen)) -lt "$OD_LEASE" ] && continue
+          ;;
+      esac
+    fi
+    od_pick && return 0
+    [ "$od_owner" = "$OD_RUN" ] && od_done BUSY "$od_why"
+  done
+  od_done NOSESSION "no usable session among $OD_BASE, ${OD_BASE}1 .. $OD_BASE$OD_MAX: each is busy or owned by another run (last: ${od_why:-})"
+}
+od_newlog() {
+  od_lf=$S/l.$OD_RUN.$od_sess
+  if [ -f "$od_lf" ]; then IFS= read -r od_log <"$od_lf"; return 0; fi
+  [ -n "$OD_LOGDIR" ] || { od_log=; return 0; }
+  [ -d "$OD_LOGDIR" ] || mkdir -p "$OD_LOGDIR" || od_done NOLOG "cannot create log directory $OD_LOGDIR"
+  od_log=$OD_LOGDIR/agent-$od_sess-$(date +%Y%m%d-%H%M%S).log
+  if [ -e "$od_log" ] && { [ -L "$od_log" ] || [ ! -O "$od_log" ]; }; then
+    od_done NOLOG "refusing log file $od_log: it is a link or belongs to another user"
+  fi
+  : >>"$od_log" || od_done NOLOG "cannot write log file $od_log"
+  chmod 600 "$od_log"
+  printf '%s\n' "$od_log" >"$od_lf"
+}
+
+command -v "$OD_TMUX" >/dev/null 2>&1 || od_done NOTMUX "tmux ($OD_TMUX) was not found on the target's PATH ($PATH); install tmux there (the role opsdeck.tmux.ops_host does)"
+od_home=${HOME:-/}
+[ -d "$od_home" ] || od_home=/
+od_statedir
+od_rec=$S/r.$OD_RUN.$OD_WINDOW
+if [ -f "$od_rec" ]; then
+  IFS=$tab read -r od_sess od_pane od_log <"$od_rec"
+  exec 8>"$S/p.${od_pane#%}.lock"
+  od_lock 8 "$OD_TIMEOUT" || od_done BUSY "another command of this run still holds pane $od_pane"
+  od_wait_idle "$od_pane" "$OD_BUSY_WAIT"
+  case $? in
+    1) od_done BUSY "$od_why" ;;
+    2) rm -f "$od_rec"; od_sess=- od_pane=- od_log=- ;;
+  esac
+fi
+if [ "$od_pane" = - ]; then
+  exec 9>"$S/lock"
+  od_lock 9 60 || od_done BUSY "another opsdeck command on this host held the acquisition lock for 60 s"
+  od_acquire
+  od_newlog
+  printf '%s\t%s\t%s\n' "$od_sess" "$od_pane" "$od_log" >"$od_rec"
+  exec 9>&-
+  exec 8>"$S/p.${od_pane#%}.lock"
+  od_lock 8 "$OD_TIMEOUT" || od_done BUSY "another command of this run still holds pane $od_pane"
+  od_wait_idle "$od_pane" "$OD_BUSY_WAIT" || od_done BUSY "$od_why"
+fi
+J=$S/$OD_CH
+printf '%s' "$OD_CMD" >"$J.cmd"
+[ "$OD_HAS_IN" = 1 ] && cat >"$J.in"
+printf '%s\n' "$OD_JOB" >"$J.job"
+OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_CWD=${OD_CHDIR:-$PWD}
+export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN
+export OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH
+export -p >"$J.env"
+od_t send-keys -t "$od_pane" -l " /bin/sh $J.job" \; send-keys -t "$od_pane" Enter \; \
+  set-option -t "=$od_sess:" @opsdeck_seen "$OD_NOW" >/dev/null 2>&1 ||
+  od_done GONE "could not type into pane $od_pane"
+(
+  i=0
+  while [ "$i" -lt "$OD_TIMEOUT" ]; do
+    sleep 1
+    i=$((i + 1))
+    if [ $((i % 2)) -eq 0 ] && ! od_t display-message -p -t "$od_pane" '' >/dev/null 2>&1; then
+      echo gone >"$J.why"; od_t wait-for -S "$OD_CH"; exit 0
+    fi
+  done
+  echo timeout >"$J.why"
+  od_t wait-for -S "$OD_CH"
+) </dev/null >/dev/null 2>&1 8>&- 9>&- &
+od_wd=$!
+od_t wait-for "$OD_CH" </dev/null >/dev/null 2>&1
+kill "$od_wd" 2>/dev/null
+if [ -f "$J.rc" ] && [ ! -f "$J.why" ]; then
+  IFS= read -r od_rc <"$J.rc"
+  printf '%s OK %s %s %s %s\n' "$OD_PROTO" "$od_sess" "$od_pane" "$od_win" "$od_log"
+  cat "$J.out"
+  cat "$J.err" >&2
+  rm -f "$J.cmd" "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job"
+  exit "$od_rc"
+fi
+IFS= read -r od_w <"$J.why" 2>/dev/null
+if [ "${od_w:-}" = timeout ]; then
+  od_done TIMEOUT "the command did not finish within $OD_TIMEOUT s (ansible_tmux_command_timeout); it is still running in pane $od_pane of session $od_sess, which stays busy until it ends"
+fi
+od_done GONE "pane $od_pane (session $od_sess) disappeared while the command was running"
+"""
+
+
+def quote(value: object) -> str:
+    """Quote one value for a POSIX shell assignment."""
+    return shlex.quote(str(value))
+
+
+def build_script(params: t.Mapping[str, object]) -> str:
+    """Return the complete wrapper: parameter assignments, then the library."""
+    lines = [f"OD_PROTO={PROTOCOL}", f"OD_JOB={quote(JOB)}"]
+    lines.extend(f"{key}={quote(value)}" for key, value in params.items())
+    return "\n".join(lines) + "\n" + LIB
+
+
+def command_line(params: t.Mapping[str, object]) -> str:
+    """The one command line the inner transport runs."""
+    return "/bin/sh -c " + quote(build_script(params))

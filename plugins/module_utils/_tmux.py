@@ -1,0 +1,210 @@
+# Copyright (c) opsdeck.tmux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to the opsdeck.tmux collection: the tmux layer.
+
+Names and their validation, tmux command lines (socket aware), ``-F`` format
+parsing, and the parameters of the target-side script in ``_shlib``. Used by
+the connection plugin on the controller and by the modules on the host, so it
+imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.opsdeck.tmux.plugins.module_utils._shlib import PROTOCOL, command_line
+
+DEFAULT_BASE = "ops"
+DEFAULT_WINDOWS = ("sys", "deploy", "logs")
+DEFAULT_WINDOW = "sys"
+# pane_current_command values that are interactive shells
+SHELLS = ("sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "ash", "yash", "tcsh", "csh", "busybox")
+# a cursor line that ends with one of these is an empty prompt
+PROMPT_ENDINGS = ("$", "#", "%", ">", "\u276f", "\u00bb")
+
+# Session and window names end up in tmux targets (`=ops:deploy`) and in file
+# names: `:` and `.` separate target parts, a leading `-` is an option, `;`
+# separates tmux commands, and quotes/spaces/`$` would need shell quoting.
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+SOCKET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,3}$")
+MAX_SUFFIX = 99
+
+
+class TmuxNameError(ValueError):
+    """A session, window or socket name that tmux would misparse."""
+
+
+def check_name(value: str, what: str = "session name") -> str:
+    """Return ``value`` if it is a safe tmux name, else raise with the reason."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise TmuxNameError(
+            f"invalid {what} {value!r}: use 1-64 characters from A-Z a-z 0-9 _ -, "
+            "not starting with '-' (':' '.' ';' spaces and quotes are parsed by tmux or the shell)"
+        )
+    return value
+
+
+def check_socket_name(value: str) -> str:
+    if not SOCKET_NAME_RE.match(value or ""):
+        raise TmuxNameError(f"invalid tmux socket name {value!r}: use A-Z a-z 0-9 _ . - (not starting with '-' or '.')")
+    return value
+
+
+def check_socket_path(value: str) -> str:
+    if not value.startswith("/") or any(c in value for c in "\n\t'\"\\"):
+        raise TmuxNameError(f"invalid tmux socket path {value!r}: it must be absolute, with no quotes or control characters")
+    return value
+
+
+def tmux_argv(executable: str = "tmux", socket_name: str | None = None, socket_path: str | None = None) -> list[str]:
+    """The tmux client argv prefix for a server: `-S path` wins over `-L name`."""
+    argv = [executable]
+    if socket_path:
+        argv += ["-S", check_socket_path(socket_path)]
+    elif socket_name:
+        argv += ["-L", check_socket_name(socket_name)]
+    return argv
+
+
+def parse_format(output: str, fields: t.Sequence[str], sep: str = "\t") -> list[dict[str, str]]:
+    """Parse lines printed with ``-F`` built by :func:`format_string`."""
+    rows = []
+    for line in output.splitlines():
+        if not line:
+            continue
+        values = line.split(sep, len(fields) - 1)
+        values += [""] * (len(fields) - len(values))
+        rows.append(dict(zip(fields, values)))
+    return rows
+
+
+def format_string(fields: t.Sequence[str], sep: str = "\t") -> str:
+    return sep.join("#{%s}" % f for f in fields)
+
+
+def join_commands(session: str) -> dict[str, str]:
+    """What a person runs to watch a session, as the seed words it."""
+    return {
+        "attach": f"tmux attach -t {session}",
+        "new_or_attach": f"tmux new-session -A -s {session}",
+        "list": "tmux ls",
+    }
+
+
+@dataclass
+class Header:
+    """First line of the target script's output."""
+
+    status: str
+    session: str
+    pane: str
+    window: str
+    log: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.session}:{self.window} (pane {self.pane})"
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def split_output(stdout: bytes) -> tuple[Header, bytes]:
+    """Separate the header line from the command's own stdout (byte exact)."""
+    head, sep, rest = stdout.partition(b"\n")
+    parts = head.decode("utf-8", "replace").split(" ", 5)
+    if not sep or len(parts) < 6 or parts[0] != PROTOCOL:
+        raise ProtocolError(head[:200].decode("utf-8", "replace"))
+    _, status, session, pane, window, log = parts
+    return Header(status, session, pane, window, "" if log == "-" else log), rest
+
+
+@dataclass
+class Job:
+    """Everything the target script needs for one command."""
+
+    cmd: str
+    run_id: str
+    channel: str
+    controller: str
+    now: int
+    window: str = DEFAULT_WINDOW
+    base: str = DEFAULT_BASE
+    windows: t.Sequence[str] = DEFAULT_WINDOWS
+    max_suffix: int = 20
+    executable: str = "tmux"
+    socket_name: str | None = None
+    socket_path: str | None = None
+    log_dir: str = "/tmp"
+    timeout: int = 3600
+    busy_wait: int = 10
+    ready_wait: int = 15
+    lease: int = 900
+    has_in: bool = False
+    no_log: bool = False
+    task: str = ""
+    banner: str = ""
+    step: str = ""
+    chdir: str = ""
+    live: t.Sequence[str] = ()
+    stale: t.Sequence[str] = ()
+
+    def validate(self) -> None:
+        check_name(self.base, "base session name")
+        check_name(self.window, "window name")
+        for w in self.windows:
+            check_name(w, "window name")
+        if self.socket_name:
+            check_socket_name(self.socket_name)
+        if self.socket_path:
+            check_socket_path(self.socket_path)
+        if not RUN_ID_RE.match(self.run_id):
+            raise TmuxNameError(f"invalid run id {self.run_id!r}")
+        if not re.match(r"^[A-Za-z0-9_-]+$", self.channel):
+            raise TmuxNameError(f"invalid channel {self.channel!r}")
+        if self.log_dir and (not self.log_dir.startswith("/") or "\n" in self.log_dir):
+            raise TmuxNameError(f"invalid log directory {self.log_dir!r}: it must be an absolute path")
+        for what, value in (("timeout", self.timeout), ("busy wait", self.busy_wait), ("ready wait", self.ready_wait)):
+            if int(value) < 1:
+                raise TmuxNameError(f"{what} must be at least 1 second, not {value!r}")
+        if not 0 <= int(self.max_suffix) <= MAX_SUFFIX:
+            raise TmuxNameError(f"max suffix must be 0..{MAX_SUFFIX}")
+
+    def params(self) -> dict[str, object]:
+        return {
+            "OD_TMUX": self.executable,
+            "OD_SOCKET_NAME": self.socket_name or "",
+            "OD_SOCKET_PATH": self.socket_path or "",
+            "OD_BASE": self.base,
+            "OD_WINDOW": self.window,
+            "OD_WINDOWS": " ".join(self.windows),
+            "OD_MAX": int(self.max_suffix),
+            "OD_RUN": self.run_id,
+            "OD_HOST": self.run_id.split(".", 1)[0],
+            "OD_LIVE": " ".join(self.live),
+            "OD_STALE": " ".join(self.stale),
+            "OD_NOW": int(self.now),
+            "OD_LEASE": int(self.lease),
+            "OD_CH": self.channel,
+            "OD_TASK": self.task,
+            "OD_LOGDIR": self.log_dir,
+            "OD_TIMEOUT": int(self.timeout),
+            "OD_BUSY_WAIT": int(self.busy_wait),
+            "OD_READY_WAIT": int(self.ready_wait),
+            "OD_NOLOG": 1 if self.no_log else 0,
+            "OD_HAS_IN": 1 if self.has_in else 0,
+            "OD_BANNER": self.banner,
+            "OD_STEP": self.step,
+            "OD_CHDIR": self.chdir,
+            "OD_PROMPTS": " ".join(PROMPT_ENDINGS),
+            "OD_SHELLS": " ".join(SHELLS),
+            "OD_CMD": self.cmd,
+        }
+
+    def command_line(self) -> str:
+        self.validate()
+        return command_line(self.params())
