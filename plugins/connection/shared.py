@@ -25,7 +25,7 @@ description:
     M(opsdeck.tmux.sudo_gate) makes the play wait for that person instead.
   - C(put_file) and C(fetch_file) go straight through the inner transport.
 version_added: 0.1.0
-author: opsdeck.tmux contributors
+author: opsdeck.tmux contributors (@opsdeck)
 extends_documentation_fragment:
   - opsdeck.tmux.shared.connection
   - connection_pipelining
@@ -93,7 +93,6 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.connection import ConnectionBase
 from ansible.plugins.loader import connection_loader
 from ansible.utils.display import Display
-
 from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import (
     Header,
     Job,
@@ -180,9 +179,7 @@ class Connection(ConnectionBase):
             try:
                 header, stdout = split_output(stdout)
             except ProtocolError as exc:
-                raise AnsibleConnectionFailure(
-                    f"the shared tmux wrapper did not answer (rc={rc}, first line {exc}): {to_text(stderr).strip()}"
-                ) from None
+                raise AnsibleConnectionFailure(f"the shared tmux wrapper did not answer (rc={rc}, first line {exc}): {to_text(stderr).strip()}") from None
             if header.status != "CHECK":
                 break
             # a session is owned by an earlier run from this controller: alive or not?
@@ -288,4 +285,3 @@ class Connection(ConnectionBase):
 def _shorten(text: str, limit: int) -> str:
     one = " ".join(to_text(text).split())
     return one if len(one) <= limit else one[: limit - 1] + "\u2026"
-

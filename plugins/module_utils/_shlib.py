@@ -250,7 +250,8 @@ od_acquire() {
     od_pick && return 0
     [ "$od_owner" = "$OD_RUN" ] && od_done BUSY "$od_why"
   done
-  od_done NOSESSION "no usable session among $OD_BASE, ${OD_BASE}1 .. $OD_BASE$OD_MAX: each is busy or owned by another run (last: ${od_why:-})"
+  od_done NOSESSION "no usable session among $OD_BASE, ${OD_BASE}1 .. $OD_BASE$OD_MAX:" \
+    "each is busy or owned by another run (last: ${od_why:-})"
 }
 od_newlog() {
   od_lf=$S/l.$OD_RUN.$od_sess
@@ -266,7 +267,9 @@ od_newlog() {
   printf '%s\n' "$od_log" >"$od_lf"
 }
 
-command -v "$OD_TMUX" >/dev/null 2>&1 || od_done NOTMUX "tmux ($OD_TMUX) was not found on the target's PATH ($PATH); install tmux there (the role opsdeck.tmux.ops_host does)"
+command -v "$OD_TMUX" >/dev/null 2>&1 ||
+  od_done NOTMUX "tmux ($OD_TMUX) was not found on the target's PATH ($PATH);" \
+    "install tmux there (the role opsdeck.tmux.ops_host does)"
 od_home=${HOME:-/}
 [ -d "$od_home" ] || od_home=/
 od_statedir
@@ -328,7 +331,8 @@ if [ -f "$J.rc" ] && [ ! -f "$J.why" ]; then
 fi
 IFS= read -r od_w <"$J.why" 2>/dev/null
 if [ "${od_w:-}" = timeout ]; then
-  od_done TIMEOUT "the command did not finish within $OD_TIMEOUT s (ansible_tmux_command_timeout); it is still running in pane $od_pane of session $od_sess, which stays busy until it ends"
+  od_done TIMEOUT "the command did not finish within $OD_TIMEOUT s (ansible_tmux_command_timeout);" \
+    "it is still running in pane $od_pane of session $od_sess, which stays busy until it ends"
 fi
 od_done GONE "pane $od_pane (session $od_sess) disappeared while the command was running"
 """

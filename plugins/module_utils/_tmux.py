@@ -77,12 +77,12 @@ def parse_format(output: str, fields: t.Sequence[str], sep: str = "\t") -> list[
             continue
         values = line.split(sep, len(fields) - 1)
         values += [""] * (len(fields) - len(values))
-        rows.append(dict(zip(fields, values)))
+        rows.append(dict(zip(fields, values, strict=True)))
     return rows
 
 
 def format_string(fields: t.Sequence[str], sep: str = "\t") -> str:
-    return sep.join("#{%s}" % f for f in fields)
+    return sep.join("#{" + f + "}" for f in fields)
 
 
 def join_commands(session: str) -> dict[str, str]:
@@ -119,7 +119,7 @@ def split_output(stdout: bytes) -> tuple[Header, bytes]:
     parts = head.decode("utf-8", "replace").split(" ", 5)
     if not sep or len(parts) < 6 or parts[0] != PROTOCOL:
         raise ProtocolError(head[:200].decode("utf-8", "replace"))
-    _, status, session, pane, window, log = parts
+    status, session, pane, window, log = parts[1:]
     return Header(status, session, pane, window, "" if log == "-" else log), rest
 
 
