@@ -88,6 +88,7 @@ import time
 import typing as t
 import uuid
 
+from ansible import constants as C
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.connection import ConnectionBase
@@ -222,11 +223,19 @@ class Connection(ConnectionBase):
                 step="$ (command hidden: no_log)" if no_log else "$ " + _shorten(cmd, 400),
                 live=live,
                 stale=stale,
+                shell=self._command_shell(),
             )
             job.validate()
         except (TmuxNameError, ValueError) as exc:
             raise AnsibleError(f"opsdeck.tmux.shared: {exc}") from None
         return job
+
+    def _command_shell(self) -> str:
+        """The shell the inner transport runs a command with: local uses /bin/sh -c,
+        remote transports hand the command to the user's login shell."""
+        if getattr(self._load_inner(), "ansible_name", None) == "ansible.builtin.local":
+            return (C.DEFAULT_EXECUTABLE or "/bin/sh").split()[0]
+        return ""
 
     def _banner(self) -> str:
         action = self._task_keys.get("action") or "command"

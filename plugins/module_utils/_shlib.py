@@ -25,11 +25,13 @@ PROTOCOL = "OPSDECK1"
 # The job script: run by the pane's own shell (`/bin/sh <dir>/<channel>.job`),
 # so it runs on the pane's tty (sudo tickets are per tty) and is visible there.
 JOB = r"""
+umask 077
+# shellcheck source=/dev/null
 . "${0%.job}.env" || exit 125
 j=$OD_J ch=$OD_CH log=$OD_LOG nolog=$OD_NOLOG task=$OD_TASK pane=$OD_PANE
-banner=$OD_BANNER step=$OD_STEP cwd=$OD_CWD hasin=$OD_HAS_IN
+banner=$OD_BANNER step=$OD_STEP cwd=$OD_CWD hasin=$OD_HAS_IN cmd=$OD_CMD exe=$OD_EXEC
 tm=$OD_TMUX sn=$OD_SOCKET_NAME sp=$OD_SOCKET_PATH
-unset OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN
+unset OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC
 unset OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH TMUX TMUX_PANE
 od_t() {
   if [ -n "$sp" ]; then "$tm" -S "$sp" "$@"
@@ -54,15 +56,15 @@ printf '\033[2m%s\033[0m\n' "$step"
 [ -n "$log" ] && printf '%s\n' "$step" >>"$log"
 in=/dev/null
 [ "$hasin" = 1 ] && in=$j.in
-cd "$cwd" 2>/dev/null
+cd "$cwd" 2>/dev/null || :
 if [ "$nolog" = 1 ]; then
-  /bin/sh "$j.cmd" <"$in" >"$j.out" 2>"$j.err"
+  "$exe" -c "$cmd" <"$in" >"$j.out" 2>"$j.err"
   echo $? >"$j.rc"
   printf '  output hidden (no_log)\n'
   [ -n "$log" ] && printf '  output hidden (no_log)\n' >>"$log"
 else
   [ -n "$log" ] || log=/dev/null
-  { { trap ':' INT; /bin/sh "$j.cmd" <"$in" 4>&-; echo $? >"$j.rc"; } 2>&1 1>&4 4>&- |
+  { { trap ':' INT; "$exe" -c "$cmd" <"$in" 4>&-; echo $? >"$j.rc"; } 2>&1 1>&4 4>&- |
       tee -ai "$log" "$j.err" >&2 4>&-; } 4>&1 | tee -ai "$log" "$j.out"
   if [ -s "$j.out" ] && [ -n "$(tail -c 1 "$j.out")" ]; then
     printf '\n'; [ "$log" = /dev/null ] || printf '\n' >>"$log"
@@ -93,7 +95,7 @@ od_done() {
   printf '%s %s %s %s %s %s\n' "$OD_PROTO" "$1" "$od_sess" "$od_pane" "$od_win" "$od_log"
   shift
   [ $# -gt 0 ] && printf '%s\n' "$*" >&2
-  [ -n "${J:-}" ] && rm -f "$J.cmd" "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job" "$J.why"
+  [ -n "${J:-}" ] && rm -f "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job" "$J.why"
   exit 0
 }
 od_statedir() {
@@ -109,11 +111,11 @@ od_statedir() {
 # od_probe PANE: read pane facts and its cursor line in ONE tmux call
 od_probe() {
   od_raw=$(od_t display-message -p -t "$1" \
-    "#{pane_pid}$tab#{pane_in_mode}$tab#{pane_dead}$tab#{cursor_y}$tab#{pane_current_command}$tab#{session_name}$tab#{window_name}" \; \
+    "#{pane_pid}$tab#{pane_in_mode}$tab#{pane_dead}$tab#{cursor_y}$tab#{pane_current_command}$tab#{session_name}$tab#{@opsdeck_run}" \; \
     capture-pane -p -t "$1" 2>/dev/null) || return 1
   [ -n "$od_raw" ] || return 1
   od_head=${od_raw%%"$nl"*}
-  IFS=$tab read -r od_pid od_mode od_dead od_cy od_cmd od_psess od_pwin <<EOF
+  IFS=$tab read -r od_pid od_mode od_dead od_cy od_cmd od_psess od_prun <<EOF
 $od_head
 EOF
   od_rest=${od_raw#*"$nl"}
@@ -254,8 +256,11 @@ od_acquire() {
     "each is busy or owned by another run (last: ${od_why:-})"
 }
 od_newlog() {
-  od_lf=$S/l.$OD_RUN.$od_sess
-  if [ -f "$od_lf" ]; then IFS= read -r od_log <"$od_lf"; return 0; fi
+  od_lf=$S/l.$OD_SERVER.$OD_RUN.$od_sess
+  if [ -f "$od_lf" ]; then
+    IFS= read -r od_log <"$od_lf"
+    [ -f "$od_log" ] && return 0
+  fi
   [ -n "$OD_LOGDIR" ] || { od_log=; return 0; }
   [ -d "$OD_LOGDIR" ] || mkdir -p "$OD_LOGDIR" || od_done NOLOG "cannot create log directory $OD_LOGDIR"
   od_log=$OD_LOGDIR/agent-$od_sess-$(date +%Y%m%d-%H%M%S).log
@@ -273,13 +278,16 @@ command -v "$OD_TMUX" >/dev/null 2>&1 ||
 od_home=${HOME:-/}
 [ -d "$od_home" ] || od_home=/
 od_statedir
-od_rec=$S/r.$OD_RUN.$OD_WINDOW
+od_rec=$S/r.$OD_SERVER.$OD_RUN.$OD_WINDOW
 if [ -f "$od_rec" ]; then
   IFS=$tab read -r od_sess od_pane od_log <"$od_rec"
   exec 8>"$S/p.${od_pane#%}.lock"
   od_lock 8 "$OD_TIMEOUT" || od_done BUSY "another command of this run still holds pane $od_pane"
   od_wait_idle "$od_pane" "$OD_BUSY_WAIT"
-  case $? in
+  r=$?
+  # a pane id from a tmux server that has since restarted names another pane
+  [ $r -eq 0 ] && { [ "$od_psess" != "$od_sess" ] || [ "$od_prun" != "$OD_RUN" ]; } && r=2
+  case $r in
     1) od_done BUSY "$od_why" ;;
     2) rm -f "$od_rec"; od_sess=- od_pane=- od_log=- ;;
   esac
@@ -296,11 +304,12 @@ if [ "$od_pane" = - ]; then
   od_wait_idle "$od_pane" "$OD_BUSY_WAIT" || od_done BUSY "$od_why"
 fi
 J=$S/$OD_CH
-printf '%s' "$OD_CMD" >"$J.cmd"
 [ "$OD_HAS_IN" = 1 ] && cat >"$J.in"
 printf '%s\n' "$OD_JOB" >"$J.job"
-OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_CWD=${OD_CHDIR:-$PWD}
-export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN
+# the command runs with the shell the inner transport would have used:
+# /bin/sh for local, the login shell for ssh and the like
+OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_CWD=${OD_CHDIR:-$PWD} OD_EXEC=${OD_EXEC:-${SHELL:-/bin/sh}}
+export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC
 export OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH
 export -p >"$J.env"
 od_t send-keys -t "$od_pane" -l " /bin/sh $J.job" \; send-keys -t "$od_pane" Enter \; \
@@ -326,7 +335,7 @@ if [ -f "$J.rc" ] && [ ! -f "$J.why" ]; then
   printf '%s OK %s %s %s %s\n' "$OD_PROTO" "$od_sess" "$od_pane" "$od_win" "$od_log"
   cat "$J.out"
   cat "$J.err" >&2
-  rm -f "$J.cmd" "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job"
+  rm -f "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job"
   exit "$od_rc"
 fi
 IFS= read -r od_w <"$J.why" 2>/dev/null

@@ -150,6 +150,8 @@ class Job:
     banner: str = ""
     step: str = ""
     chdir: str = ""
+    # shell that runs the command; empty: the target user's login shell ($SHELL)
+    shell: str = ""
     live: t.Sequence[str] = ()
     stale: t.Sequence[str] = ()
 
@@ -174,8 +176,15 @@ class Job:
         if not 0 <= int(self.max_suffix) <= MAX_SUFFIX:
             raise TmuxNameError(f"max suffix must be 0..{MAX_SUFFIX}")
 
+    @property
+    def server_key(self) -> str:
+        """Names the tmux server in the target's state files (records are per server)."""
+        where = self.socket_path or self.socket_name or "default"
+        return re.sub(r"[^A-Za-z0-9_-]", "_", where)[-80:]
+
     def params(self) -> dict[str, object]:
         return {
+            "OD_SERVER": self.server_key,
             "OD_TMUX": self.executable,
             "OD_SOCKET_NAME": self.socket_name or "",
             "OD_SOCKET_PATH": self.socket_path or "",
@@ -200,6 +209,7 @@ class Job:
             "OD_BANNER": self.banner,
             "OD_STEP": self.step,
             "OD_CHDIR": self.chdir,
+            "OD_EXEC": self.shell,
             "OD_PROMPTS": " ".join(PROMPT_ENDINGS),
             "OD_SHELLS": " ".join(SHELLS),
             "OD_CMD": self.cmd,
