@@ -124,7 +124,7 @@ class SSHTarget(t.NamedTuple):
             "ansible_python_interpreter": SYSTEM_PYTHON,
         }
         base.update(extra)
-        return name + " " + " ".join(f"{k}={v}" for k, v in base.items())
+        return name + " " + " ".join(f"{k}='{v}'" for k, v in base.items())
 
 
 def _free_port() -> int:

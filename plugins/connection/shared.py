@@ -184,13 +184,14 @@ class Connection(ConnectionBase):
             if header.status != "CHECK":
                 break
             # a session is owned by an earlier run from this controller: alive or not?
-            owner = to_text(stderr).strip()
+            owner = to_text(stdout).strip()
             (live if owner_is_alive(owner) else stale).append(owner)
         else:
             raise AnsibleConnectionFailure("could not settle the ownership of the shared session after 5 attempts")
         self.last_header = header
         if header.status != "OK":
-            self._fail(header, to_text(stderr).strip())
+            # the script's own message follows its header on stdout; stderr is the transport's
+            self._fail(header, to_text(stdout).strip() or to_text(stderr).strip())
         if sudoable and self.become is not None and rc != 0 and PASSWORD_REQUIRED in stderr:
             self._password_required(header)
         display.vvvv(f"opsdeck.tmux.shared: rc={rc} in {header.where}, log {header.log}", host=self._play_context.remote_addr)

@@ -40,7 +40,7 @@ od_t() {
 }
 od_fin() { [ -f "$j.rc" ] || echo "$1" >"$j.rc"; od_t wait-for -S "$ch"; exit "$1"; }
 # the pane died (HUP) or someone killed the job: still answer the waiter
-trap 'od_fin 129' HUP
+trap 'echo gone >"$j.why"; od_fin 129' HUP
 trap 'od_fin 143' TERM
 # Ctrl-C in the pane interrupts the command (default action in children),
 # not the job: the job still records rc and signals.
@@ -83,18 +83,19 @@ unset TMUX TMUX_PANE
 umask 077
 nl='
 '
-tab=$(printf '\t')
+tab='	'
+sep='|'
 od_sess=- od_pane=- od_log=- od_win=$OD_WINDOW
 # lock descriptors 8 and 9 must not leak into a tmux server started from here
 od_t() {
-  if [ -n "$OD_SOCKET_PATH" ]; then "$OD_TMUX" -S "$OD_SOCKET_PATH" "$@" 8>&- 9>&-
-  elif [ -n "$OD_SOCKET_NAME" ]; then "$OD_TMUX" -L "$OD_SOCKET_NAME" "$@" 8>&- 9>&-
-  else "$OD_TMUX" "$@" 8>&- 9>&-; fi
+  if [ -n "$OD_SOCKET_PATH" ]; then "$OD_TMUX" -u -S "$OD_SOCKET_PATH" "$@" 8>&- 9>&-
+  elif [ -n "$OD_SOCKET_NAME" ]; then "$OD_TMUX" -u -L "$OD_SOCKET_NAME" "$@" 8>&- 9>&-
+  else "$OD_TMUX" -u "$@" 8>&- 9>&-; fi
 }
 od_done() {
   printf '%s %s %s %s %s %s\n' "$OD_PROTO" "$1" "$od_sess" "$od_pane" "$od_win" "$od_log"
   shift
-  [ $# -gt 0 ] && printf '%s\n' "$*" >&2
+  [ $# -gt 0 ] && printf '%s\n' "$*"
   [ -n "${J:-}" ] && rm -f "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job" "$J.why"
   exit 0
 }
@@ -111,11 +112,11 @@ od_statedir() {
 # od_probe PANE: read pane facts and its cursor line in ONE tmux call
 od_probe() {
   od_raw=$(od_t display-message -p -t "$1" \
-    "#{pane_pid}$tab#{pane_in_mode}$tab#{pane_dead}$tab#{cursor_y}$tab#{pane_current_command}$tab#{session_name}$tab#{@opsdeck_run}" \; \
+    "#{pane_pid}|#{pane_in_mode}|#{pane_dead}|#{cursor_y}|#{@opsdeck_run}|#{session_name}|#{pane_current_command}" \; \
     capture-pane -p -t "$1" 2>/dev/null) || return 1
   [ -n "$od_raw" ] || return 1
   od_head=${od_raw%%"$nl"*}
-  IFS=$tab read -r od_pid od_mode od_dead od_cy od_cmd od_psess od_prun <<EOF
+  IFS=$sep read -r od_pid od_mode od_dead od_cy od_prun od_psess od_cmd <<EOF
 $od_head
 EOF
   od_rest=${od_raw#*"$nl"}
@@ -177,7 +178,7 @@ od_pane_of() {
   IFS=$nl
   for ln in $od_wl; do
     IFS=$oifs
-    [ "${ln%%"$tab"*}" = "$1" ] && { od_p=${ln#*"$tab"}; return 0; }
+    [ "${ln#*"$sep"}" = "$1" ] && { od_p=${ln%%"$sep"*}; return 0; }
   done
   IFS=$oifs
   return 1
@@ -186,10 +187,10 @@ od_pane_of() {
 od_windows() {
   set --
   for w in $OD_WINDOWS $OD_WINDOW; do
-    case "$nl$od_wl$nl" in *"$nl$w$tab"*) continue ;; esac
+    case "$nl$od_wl$nl" in *"$sep$w$nl"*) continue ;; esac
     case " $* " in *" -n $w "*) continue ;; esac
     [ $# -gt 0 ] && set -- "$@" \;
-    set -- "$@" new-window -d -t "=$od_s:" -n "$w" -c "$od_home" -P -F "#{window_name}$tab#{pane_id}"
+    set -- "$@" new-window -d -t "=$od_s:" -n "$w" -c "$od_home" -P -F "#{pane_id}|#{window_name}"
   done
   [ $# -eq 0 ] && return 0
   od_new=$(od_t "$@") || return 1
@@ -199,7 +200,7 @@ od_windows() {
 od_new_session() {
   od_first=
   for w in $OD_WINDOWS $OD_WINDOW; do od_first=$w; break; done
-  od_wl=$(od_t new-session -d -s "$od_s" -n "$od_first" -x 200 -y 50 -c "$od_home" -P -F "#{window_name}$tab#{pane_id}") || return 1
+  od_wl=$(od_t new-session -d -s "$od_s" -n "$od_first" -x 200 -y 50 -c "$od_home" -P -F "#{pane_id}|#{window_name}") || return 1
   od_fresh=1
 }
 # od_pick: take session $od_s for window OD_WINDOW if it can be used
@@ -228,16 +229,16 @@ od_acquire() {
     if [ "$n" -eq 0 ]; then od_s=$OD_BASE; else od_s=$OD_BASE$n; fi
     n=$((n + 1))
     od_owner=
-    if ! od_info=$(od_t display-message -p -t "=$od_s:" "#{@opsdeck_run}$tab#{@opsdeck_seen}" \; \
-      list-windows -t "=$od_s" -F "#{window_name}$tab#{pane_id}" 2>/dev/null); then
+    if ! od_info=$(od_t display-message -p -t "=$od_s:" "#{@opsdeck_seen}|#{@opsdeck_run}" \; \
+      list-windows -t "=$od_s" -F "#{pane_id}|#{window_name}" 2>/dev/null); then
       od_new_session || continue
       od_owner=$OD_RUN
       od_pick && return 0
       continue
     fi
     od_h=${od_info%%"$nl"*}
-    od_owner=${od_h%%"$tab"*}
-    od_seen=${od_h#*"$tab"}
+    od_seen=${od_h%%"$sep"*}
+    od_owner=${od_h#*"$sep"}
     od_wl=${od_info#*"$nl"}
     if [ -n "$od_owner" ] && [ "$od_owner" != "$OD_RUN" ]; then
       case " $OD_STALE " in
