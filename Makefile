@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test unit integration sanity lint bench venv collection clean
 
 demo: collection ## the main job: the demo playbook on localhost through opsdeck.tmux.shared
-	cd playbooks && $(BIN)/ansible-playbook -i ../tests/inventory/localhost.ini demo.yml
+	cd playbooks && $(BIN)/ansible-playbook -i inventory/localhost.ini demo.yml
 
 test: collection ## the whole suite: lint, sanity, unit, integration
 	$(MAKE) lint

@@ -70,6 +70,7 @@ EXAMPLES = r"""
       ansible.builtin.command: make release
       args:
         chdir: /srv/app
+        creates: /srv/app/release.tar.gz
       vars:
         ansible_tmux_window: deploy
 
@@ -81,6 +82,7 @@ EXAMPLES = r"""
   tasks:
     - name: Say hello in the pane
       ansible.builtin.command: echo hello
+      changed_when: false
 """
 
 import socket
@@ -136,7 +138,7 @@ class Connection(ConnectionBase):
     def set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         if task_keys:
-            self._task_keys = {k: task_keys.get(k) for k in ("name", "action", "no_log")}
+            self._task_keys = {k: task_keys.get(k) for k in ("name", "action", "args")}
         self._load_inner()
 
     def _load_inner(self) -> ConnectionBase:
@@ -250,7 +252,16 @@ class Connection(ConnectionBase):
             except KeyError:
                 who = " (become)"
         stamp = time.strftime("%H:%M:%S")
-        return f"\u25b6 {stamp} {what} on {host}{who}"
+        banner = f"\u25b6 {stamp} {what} on {host}{who}"
+        args = self._task_keys.get("args")
+        if args and not self._play_context.no_log:
+            # "what I'm about to do", in the task's own words
+            if args.get("_raw_params"):
+                summary = str(args["_raw_params"])
+            else:
+                summary = " ".join(f"{k}={v}" for k, v in args.items() if not str(k).startswith("_"))
+            banner += "\n  \u2937 " + _shorten(summary, 300)
+        return banner
 
     def _fail(self, header: Header, message: str) -> None:
         where = "" if header.session == "-" else f" [{header.where}]"

@@ -56,6 +56,10 @@ printf '\033[2m%s\033[0m\n' "$step"
 [ -n "$log" ] && printf '%s\n' "$step" >>"$log"
 in=/dev/null
 [ "$hasin" = 1 ] && in=$j.in
+# tell the command where it runs (a task can print the attach command or read its log)
+OPSDECK_SESSION=$OD_SESSION OPSDECK_PANE=$pane OPSDECK_LOG=$log
+export OPSDECK_SESSION OPSDECK_PANE OPSDECK_LOG
+unset OD_SESSION
 cd "$cwd" 2>/dev/null || :
 if [ "$nolog" = 1 ]; then
   "$exe" -c "$cmd" <"$in" >"$j.out" 2>"$j.err"
@@ -309,8 +313,8 @@ J=$S/$OD_CH
 printf '%s\n' "$OD_JOB" >"$J.job"
 # the command runs with the shell the inner transport would have used:
 # /bin/sh for local, the login shell for ssh and the like
-OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_CWD=${OD_CHDIR:-$PWD} OD_EXEC=${OD_EXEC:-${SHELL:-/bin/sh}}
-export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC
+OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_SESSION=$od_sess OD_CWD=${OD_CHDIR:-$PWD} OD_EXEC=${OD_EXEC:-${SHELL:-/bin/sh}}
+export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_SESSION OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC
 export OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH
 export -p >"$J.env"
 od_t send-keys -t "$od_pane" -l " /bin/sh $J.job" \; send-keys -t "$od_pane" Enter \; \
