@@ -23,7 +23,7 @@ def test_demo_runs_and_prints_attach_command_and_log(server: Server, tmp_path: p
     )
     assert_ok(proc)
     assert "Watch the session:  tmux attach -t ops" in proc.stdout
-    log = re.search(r"Read the log:\s+tail -n 200 (\S+)", proc.stdout)
+    log = re.search(r"Read the log:\s+tail -n 200 ([^\s\"]+)", proc.stdout)
     assert log, proc.stdout[-2000:]
     text = pathlib.Path(log.group(1)).read_text()
     assert "build step 8/8" in text and "TASK [Copy a file into place]" in text
