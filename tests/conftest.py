@@ -7,6 +7,7 @@ a message saying what to install or how to run it (`make test` under root, as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import pwd
@@ -35,7 +36,7 @@ TEST_USER = "opsdeck-ci"
 def need(tool: str, hint: str) -> str:
     path = shutil.which(tool) or (tool if os.path.exists(tool) else None)
     if not path:
-        pytest.fail(f"{tool} is required for this test and was not found: {hint}", pytrace=False)
+        raise RuntimeError(f"{tool} is required for this test and was not found: {hint}")
     return path
 
 
@@ -48,7 +49,10 @@ def _ensure_collection() -> None:
 @pytest.fixture(autouse=True)
 def _home(monkeypatch: pytest.MonkeyPatch, user_path: pathlib.Path) -> None:
     """tmux servers and shells started by a test read the plugin's config from this HOME."""
-    need("tmux", "apt-get install tmux")
+    try:
+        need("tmux", "apt-get install tmux")
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     _ensure_collection()
     monkeypatch.setenv("HOME", str(user_path))
     monkeypatch.delenv("TMUX", raising=False)
@@ -147,18 +151,17 @@ def _ensure_user(password: str) -> pwd.struct_passwd:
     return entry
 
 
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[SSHTarget]:
+@contextlib.contextmanager
+def start_sshd(work: pathlib.Path) -> t.Iterator[SSHTarget]:
     """A real sshd on 127.0.0.1 for a real non-root user (key auth), whose sudo needs a password."""
     if os.geteuid() != 0:
-        pytest.fail("the ssh tests create a user and run sshd: run them as root (make test under sudo, as .ci/run does)", pytrace=False)
+        raise RuntimeError("the ssh tests create a user and run sshd: run them as root (make test under sudo, as .ci/run does)")
     sshd_bin = need("/usr/sbin/sshd", "apt-get install openssh-server")
     need("sudo", "apt-get install sudo")
     need("ssh-keygen", "apt-get install openssh-client")
     password = "Pw-" + secrets.token_urlsafe(12)
     user = _ensure_user(password)
     home = pathlib.Path(user.pw_dir)
-    work = tmp_path_factory.mktemp("sshd")
     os.chmod(work, 0o755)
     hostkey = work / "hostkey"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey)], check=True)
@@ -177,7 +180,8 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[SSHTarget]:
         "PubkeyAuthentication yes\nUsePAM yes\nStrictModes no\nMaxSessions 50\nMaxStartups 50:30:100\n"
         "Subsystem sftp internal-sftp\n"
     )
-    proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)], stderr=open(work / "sshd.log", "wb"))
+    with open(work / "sshd.log", "wb") as log:
+        proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(config)], stderr=log)
 
     def listening() -> bool:
         with socket.socket() as s:
@@ -190,3 +194,12 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[SSHTarget]:
         proc.terminate()
         proc.wait(timeout=10)
         subprocess.run(["pkill", "-u", TEST_USER, "tmux"], check=False)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[SSHTarget]:
+    try:
+        with start_sshd(tmp_path_factory.mktemp("sshd")) as target:
+            yield target
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -49,11 +49,11 @@ last=
 [ -f "${j%/*}/t.${pane#%}" ] && IFS= read -r last <"${j%/*}/t.${pane#%}"
 if [ "$last" != "$task" ]; then
   printf '%s\n' "$task" >"${j%/*}/t.${pane#%}"
-  printf '\033[1;36m%s\033[0m\n' "$banner"
-  [ -n "$log" ] && printf '%s\n' "$banner" >>"$log"
+  printf '\033[1;36m%b\033[0m\n' "$banner"
+  [ -n "$log" ] && printf '%b\n' "$banner" >>"$log"
 fi
-printf '\033[2m%s\033[0m\n' "$step"
-[ -n "$log" ] && printf '%s\n' "$step" >>"$log"
+printf '\033[2m%b\033[0m\n' "$step"
+[ -n "$log" ] && printf '%b\n' "$step" >>"$log"
 in=/dev/null
 [ "$hasin" = 1 ] && in=$j.in
 # tell the command where it runs (a task can print the attach command or read its log)
@@ -103,15 +103,17 @@ od_done() {
   [ -n "${J:-}" ] && rm -f "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job" "$J.why"
   exit 0
 }
+od_try_state() {
+  S=${TMPDIR:-/tmp}/opsdeck-$1
+  [ -d "$S" ] || mkdir -m 700 "$S" 2>/dev/null
+  [ -d "$S" ] && [ ! -L "$S" ] && [ -O "$S" ]
+}
+# $USER saves a fork on every command; the uid is the fallback when it lies or is unset
 od_statedir() {
   u=${USER:-${LOGNAME:-}}
-  for cand in "$u" "$(id -u)"; do
-    [ -n "$cand" ] || continue
-    S=${TMPDIR:-/tmp}/opsdeck-$cand
-    [ -d "$S" ] || mkdir -m 700 "$S" 2>/dev/null
-    if [ -d "$S" ] && [ ! -L "$S" ] && [ -O "$S" ]; then return 0; fi
-  done
-  od_done NOSTATE "cannot use a private state directory ${S:-} (it must be a directory owned by $(id -un), not a link)"
+  [ -n "$u" ] && od_try_state "$u" && return 0
+  od_try_state "$(id -u)" && return 0
+  od_done NOSTATE "cannot use a private state directory $S (it must be a directory owned by $(id -un), not a link)"
 }
 # od_probe PANE: read pane facts and its cursor line in ONE tmux call
 od_probe() {

@@ -85,6 +85,15 @@ def format_string(fields: t.Sequence[str], sep: str = "\t") -> str:
     return sep.join("#{" + f + "}" for f in fields)
 
 
+def octal_escape(text: str) -> str:
+    """Encode text for the job's `printf %b`.
+
+    The banner and the command shown in the pane travel in the wrapper's argv;
+    escaped, they cannot match a `pkill -f` or `pgrep -f` pattern of the task itself.
+    """
+    return "".join(f"\\0{b:03o}" for b in text.encode("utf-8", "surrogateescape"))
+
+
 def join_commands(session: str) -> dict[str, str]:
     """What a person runs to watch a session, as the seed words it."""
     return {
@@ -206,8 +215,8 @@ class Job:
             "OD_READY_WAIT": int(self.ready_wait),
             "OD_NOLOG": 1 if self.no_log else 0,
             "OD_HAS_IN": 1 if self.has_in else 0,
-            "OD_BANNER": self.banner,
-            "OD_STEP": self.step,
+            "OD_BANNER": octal_escape(self.banner),
+            "OD_STEP": octal_escape(self.step),
             "OD_CHDIR": self.chdir,
             "OD_EXEC": self.shell,
             "OD_PROMPTS": " ".join(PROMPT_ENDINGS),
