@@ -38,7 +38,7 @@ od_t() {
   elif [ -n "$sn" ]; then "$tm" -L "$sn" "$@"
   else "$tm" "$@"; fi
 }
-od_fin() { [ -f "$j.rc" ] || echo "$1" >"$j.rc"; od_t wait-for -S "$ch"; exit "$1"; }
+od_fin() { [ -s "$j.rc" ] || echo "$1" >"$j.rc"; od_t wait-for -S "$ch"; exit "$1"; }
 # the pane died (HUP) or someone killed the job: still answer the waiter
 trap 'echo gone >"$j.why"; od_fin 129' HUP
 trap 'od_fin 143' TERM
@@ -100,7 +100,7 @@ od_done() {
   printf '%s %s %s %s %s %s\n' "$OD_PROTO" "$1" "$od_sess" "$od_pane" "$od_win" "$od_log"
   shift
   [ $# -gt 0 ] && printf '%s\n' "$*"
-  [ -n "${J:-}" ] && rm -f "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job" "$J.why"
+  [ -n "${J:-}" ] && : >"$J.in"
   exit 0
 }
 od_try_state() {
@@ -310,7 +310,13 @@ if [ "$od_pane" = - ]; then
   od_lock 8 "$OD_TIMEOUT" || od_done BUSY "another command of this run still holds pane $od_pane"
   od_wait_idle "$od_pane" "$OD_BUSY_WAIT" || od_done BUSY "$od_why"
 fi
-J=$S/$OD_CH
+# one set of job files per pane (the pane lock is held): overwritten, never
+# removed, so no rm per command; the stdin file is emptied after use
+J=$S/j${od_pane#%}
+: >"$J.rc"
+: >"$J.why"
+: >"$J.out"
+: >"$J.err"
 [ "$OD_HAS_IN" = 1 ] && cat >"$J.in"
 printf '%s\n' "$OD_JOB" >"$J.job"
 # the command runs with the shell the inner transport would have used:
@@ -322,29 +328,39 @@ export -p >"$J.env"
 od_t send-keys -t "$od_pane" -l " /bin/sh $J.job" \; send-keys -t "$od_pane" Enter \; \
   set-option -t "=$od_sess:" @opsdeck_seen "$OD_NOW" >/dev/null 2>&1 ||
   od_done GONE "could not type into pane $od_pane"
-(
-  i=0
-  while [ "$i" -lt "$OD_TIMEOUT" ]; do
-    sleep 1
-    i=$((i + 1))
-    if [ $((i % 2)) -eq 0 ] && ! od_t display-message -p -t "$od_pane" '' >/dev/null 2>&1; then
-      echo gone >"$J.why"; od_t wait-for -S "$OD_CH"; exit 0
-    fi
-  done
-  echo timeout >"$J.why"
-  od_t wait-for -S "$OD_CH"
-) </dev/null >/dev/null 2>&1 8>&- 9>&- &
-od_wd=$!
-od_t wait-for "$OD_CH" </dev/null >/dev/null 2>&1
-kill "$od_wd" 2>/dev/null
-if [ -f "$J.rc" ] && [ ! -f "$J.why" ]; then
+# Completion is the job's signal on a channel unique to this command. The wait
+# is bounded by timeout(1); a killed pane makes the job's HUP trap signal, and
+# a dead server ends the waiting client.
+if command -v timeout >/dev/null 2>&1; then
+  if [ -n "$OD_SOCKET_PATH" ]; then
+    timeout "$OD_TIMEOUT" "$OD_TMUX" -S "$OD_SOCKET_PATH" wait-for "$OD_CH" </dev/null >/dev/null 2>&1 8>&- 9>&-
+  elif [ -n "$OD_SOCKET_NAME" ]; then
+    timeout "$OD_TIMEOUT" "$OD_TMUX" -L "$OD_SOCKET_NAME" wait-for "$OD_CH" </dev/null >/dev/null 2>&1 8>&- 9>&-
+  else
+    timeout "$OD_TIMEOUT" "$OD_TMUX" wait-for "$OD_CH" </dev/null >/dev/null 2>&1 8>&- 9>&-
+  fi
+  [ $? -eq 124 ] && echo timeout >"$J.why"
+else
+  (
+    sleep "$OD_TIMEOUT"
+    echo timeout >"$J.why"
+    od_t wait-for -S "$OD_CH"
+  ) </dev/null >/dev/null 2>&1 8>&- 9>&- &
+  od_wd=$!
+  od_t wait-for "$OD_CH" </dev/null >/dev/null 2>&1
+  kill "$od_wd" 2>/dev/null
+fi
+if [ -s "$J.rc" ] && [ ! -s "$J.why" ]; then
   IFS= read -r od_rc <"$J.rc"
   printf '%s OK %s %s %s %s\n' "$OD_PROTO" "$od_sess" "$od_pane" "$od_win" "$od_log"
-  cat "$J.out"
-  cat "$J.err" >&2
-  rm -f "$J.in" "$J.out" "$J.err" "$J.rc" "$J.env" "$J.job"
+  [ -s "$J.out" ] && cat "$J.out"
+  [ -s "$J.err" ] && cat "$J.err" >&2
+  : >"$J.in"
+  : >"$J.out"
+  : >"$J.err"
   exit "$od_rc"
 fi
+: >"$J.in"
 IFS= read -r od_w <"$J.why" 2>/dev/null
 if [ "${od_w:-}" = timeout ]; then
   od_done TIMEOUT "the command did not finish within $OD_TIMEOUT s (ansible_tmux_command_timeout);" \
