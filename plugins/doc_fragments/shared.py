@@ -161,3 +161,38 @@ options:
     env:
       - name: ANSIBLE_TMUX_RUN_ID
 """
+
+    # attributes every module declares (support is set per module)
+    ATTRIBUTES = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in C(check_mode) and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in C(diff_mode)), when in diff mode.
+"""
+
+    # the session and window a module works in
+    SESSION = r"""
+options:
+  session:
+    description:
+      - Session name. With O(acquire=true) it is the base name of the seed's acquisition:
+        the session is used when the pane to type into is idle, otherwise the first of
+        V(<session>1), V(<session>2)... that does not exist or is idle.
+      - 1-64 characters from C(A-Z a-z 0-9 _ -), not starting with C(-).
+    type: str
+    default: ops
+  acquire:
+    description:
+      - Follow the acquisition algorithm (V(true)), or use exactly O(session) (V(false)),
+        failing when its pane is busy.
+    type: bool
+    default: true
+  windows:
+    description:
+      - Windows the session gets, created when missing.
+    type: list
+    elements: str
+    default: [sys, deploy, logs]
+"""

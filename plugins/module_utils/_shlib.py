@@ -29,9 +29,9 @@ umask 077
 # shellcheck source=/dev/null
 . "${0%.job}.env" || exit 125
 j=$OD_J ch=$OD_CH log=$OD_LOG nolog=$OD_NOLOG task=$OD_TASK pane=$OD_PANE
-banner=$OD_BANNER step=$OD_STEP cwd=$OD_CWD hasin=$OD_HAS_IN cmd=$OD_CMD exe=$OD_EXEC
+banner=$OD_BANNER step=$OD_STEP cwd=$OD_CWD hasin=$OD_HAS_IN cmd=$OD_CMD exe=$OD_EXEC bg=$OD_MODE
 tm=$OD_TMUX sn=$OD_SOCKET_NAME sp=$OD_SOCKET_PATH
-unset OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC
+unset OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC OD_MODE
 unset OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH TMUX TMUX_PANE
 od_t() {
   if [ -n "$sp" ]; then "$tm" -S "$sp" "$@"
@@ -61,7 +61,12 @@ OPSDECK_SESSION=$OD_SESSION OPSDECK_PANE=$pane OPSDECK_LOG=$log
 export OPSDECK_SESSION OPSDECK_PANE OPSDECK_LOG
 unset OD_SESSION
 cd "$cwd" 2>/dev/null || :
-if [ "$nolog" = 1 ]; then
+if [ "$bg" = background ]; then
+  # nobody waits for a background job: its output goes to the pane and the log only
+  [ -n "$log" ] || log=/dev/null
+  "$exe" -c "$cmd" <"$in" 2>&1 | tee -ai "$log"
+  exit 0
+elif [ "$nolog" = 1 ]; then
   "$exe" -c "$cmd" <"$in" >"$j.out" 2>"$j.err"
   echo $? >"$j.rc"
   printf '  output hidden (no_log)\n'
@@ -153,8 +158,8 @@ od_idle() {
     [ "${6:-}" = "$od_pid" ] || { od_why="pane $od_q has a foreground job running (process group ${6:-?}, '$od_cmd')"; return 1; }
   fi
   l=${od_line%"${od_line##*[! ]}"}
-  for p in $OD_PROMPTS; do
-    case $l in *"$p") return 0 ;; esac
+  for od_pr in $OD_PROMPTS; do
+    case $l in *"$od_pr") return 0 ;; esac
   done
   od_why="pane $od_q is not at an empty shell prompt (cursor line: '$l')"
   return 1
@@ -199,20 +204,29 @@ od_windows() {
     set -- "$@" new-window -d -t "=$od_s:" -n "$w" -c "$od_home" -P -F "#{pane_id}|#{window_name}"
   done
   [ $# -eq 0 ] && return 0
+  od_changed=1 od_fresh=1
+  if [ "$OD_DRY" = 1 ]; then
+    # check mode: say what would be created, create nothing
+    for w in $OD_WINDOWS $OD_WINDOW; do od_wl="$od_wl$nl%new|$w"; done
+    return 0
+  fi
   od_new=$(od_t "$@") || return 1
   od_wl="$od_wl$nl$od_new"
-  od_fresh=1
 }
 od_new_session() {
   od_first=
   for w in $OD_WINDOWS $OD_WINDOW; do od_first=$w; break; done
+  od_changed=1 od_fresh=1 od_created=1
+  if [ "$OD_DRY" = 1 ]; then
+    od_wl="%new|$od_first"
+    return 0
+  fi
   od_wl=$(od_t new-session -d -s "$od_s" -n "$od_first" -x 200 -y 50 -c "$od_home" -P -F "#{pane_id}|#{window_name}") || return 1
-  od_fresh=1
 }
 # od_pick: take session $od_s for window OD_WINDOW if it can be used
 od_pick() {
   od_fresh=0
-  if od_pane_of "$OD_WINDOW"; then
+  if [ "$OD_REQUIRE_IDLE" = 1 ] && [ "$od_created" != 1 ] && od_pane_of "$OD_WINDOW"; then
     if [ "$od_owner" = "$OD_RUN" ]; then
       od_wait_idle "$od_p" "$OD_BUSY_WAIT" || return 1
     else
@@ -221,20 +235,25 @@ od_pick() {
   fi
   od_windows || return 1
   od_pane_of "$OD_WINDOW" || return 1
-  if [ "$od_fresh" = 1 ]; then
+  od_sess=$od_s od_pane=$od_p
+  [ "$OD_DRY" = 1 ] && return 0
+  if [ "$od_fresh" = 1 ] && [ "$OD_MODE" != acquire ]; then
     # a new shell: keys typed before its prompt is drawn would be lost
     od_wait_idle "$od_p" "$OD_READY_WAIT" || return 1
   fi
-  od_t set-option -t "=$od_s:" @opsdeck_run "$OD_RUN" \; set-option -t "=$od_s:" @opsdeck_source ansible \; \
-    set-option -t "=$od_s:" @opsdeck_seen "$OD_NOW" || return 1
-  od_sess=$od_s od_pane=$od_p
+  if [ "$OD_MARK" = 1 ]; then
+    od_t set-option -t "=$od_s:" @opsdeck_run "$OD_RUN" \; set-option -t "=$od_s:" @opsdeck_source ansible \; \
+      set-option -t "=$od_s:" @opsdeck_seen "$OD_NOW" || return 1
+  elif [ "$od_created" = 1 ]; then
+    od_t set-option -t "=$od_s:" @opsdeck_source ansible || return 1
+  fi
 }
 od_acquire() {
   n=0
   while [ "$n" -le "$OD_MAX" ]; do
     if [ "$n" -eq 0 ]; then od_s=$OD_BASE; else od_s=$OD_BASE$n; fi
     n=$((n + 1))
-    od_owner=
+    od_owner='' od_created=''
     if ! od_info=$(od_t display-message -p -t "=$od_s:" "#{@opsdeck_seen}|#{@opsdeck_run}" \; \
       list-windows -t "=$od_s" -F "#{pane_id}|#{window_name}" 2>/dev/null); then
       od_new_session || continue
@@ -258,13 +277,23 @@ od_acquire() {
     fi
     od_pick && return 0
     [ "$od_owner" = "$OD_RUN" ] && od_done BUSY "$od_why"
+    [ "$OD_MAX" = 0 ] && od_done BUSY "$od_why"
   done
   od_done NOSESSION "no usable session among $OD_BASE, ${OD_BASE}1 .. $OD_BASE$OD_MAX:" \
     "each is busy or owned by another run (last: ${od_why:-})"
 }
 od_newlog() {
+  if [ -n "$OD_LOG_PATH" ]; then
+    # a log given by the caller, shared by several tasks
+    od_log=$OD_LOG_PATH
+    if [ -e "$od_log" ] && { [ -L "$od_log" ] || [ ! -O "$od_log" ]; }; then
+      od_done NOLOG "refusing log file $od_log: it is a link or belongs to another user"
+    fi
+    [ -e "$od_log" ] || { : >>"$od_log" && chmod 600 "$od_log"; } || od_done NOLOG "cannot write log file $od_log"
+    return 0
+  fi
   od_lf=$S/l.$OD_SERVER.$OD_RUN.$od_sess
-  if [ -f "$od_lf" ]; then
+  if [ "$OD_RECORD" = 1 ] && [ -f "$od_lf" ]; then
     IFS= read -r od_log <"$od_lf"
     [ -f "$od_log" ] && return 0
   fi
@@ -276,17 +305,22 @@ od_newlog() {
   fi
   : >>"$od_log" || od_done NOLOG "cannot write log file $od_log"
   chmod 600 "$od_log"
-  printf '%s\n' "$od_log" >"$od_lf"
+  [ "$OD_RECORD" = 1 ] && printf '%s\n' "$od_log" >"$od_lf"
+  return 0
 }
 
-command -v "$OD_TMUX" >/dev/null 2>&1 ||
-  od_done NOTMUX "tmux ($OD_TMUX) was not found on the target's PATH ($PATH);" \
-    "install tmux there (the role opsdeck.tmux.ops_host does)"
-od_home=${HOME:-/}
-[ -d "$od_home" ] || od_home=/
-od_statedir
+od_init() {
+  command -v "$OD_TMUX" >/dev/null 2>&1 ||
+    od_done NOTMUX "tmux ($OD_TMUX) was not found on the target's PATH ($PATH);" \
+      "install tmux there (the role opsdeck.tmux.ops_host does)"
+  od_home=${OD_START_DIR:-${HOME:-/}}
+  [ -d "$od_home" ] || od_home=/
+  od_statedir
+}
+# od_take_pane: the pane this command types into, idle, with its lock held (fd 8)
+od_take_pane() {
 od_rec=$S/r.$OD_SERVER.$OD_RUN.$OD_WINDOW
-if [ -f "$od_rec" ]; then
+if [ "$OD_RECORD" = 1 ] && [ -f "$od_rec" ]; then
   IFS=$tab read -r od_sess od_pane od_log <"$od_rec"
   exec 8>"$S/p.${od_pane#%}.lock"
   od_lock 8 "$OD_TIMEOUT" || od_done BUSY "another command of this run still holds pane $od_pane"
@@ -304,12 +338,14 @@ if [ "$od_pane" = - ]; then
   od_lock 9 60 || od_done BUSY "another opsdeck command on this host held the acquisition lock for 60 s"
   od_acquire
   od_newlog
-  printf '%s\t%s\t%s\n' "$od_sess" "$od_pane" "$od_log" >"$od_rec"
+  [ "$OD_RECORD" = 1 ] && printf '%s\t%s\t%s\n' "$od_sess" "$od_pane" "$od_log" >"$od_rec"
   exec 9>&-
   exec 8>"$S/p.${od_pane#%}.lock"
   od_lock 8 "$OD_TIMEOUT" || od_done BUSY "another command of this run still holds pane $od_pane"
   od_wait_idle "$od_pane" "$OD_BUSY_WAIT" || od_done BUSY "$od_why"
 fi
+}
+od_run_job() {
 # one set of job files per pane (the pane lock is held): overwritten, never
 # removed, so no rm per command; the stdin file is emptied after use
 J=$S/j${od_pane#%}
@@ -322,9 +358,16 @@ printf '%s\n' "$OD_JOB" >"$J.job"
 # the command runs with the shell the inner transport would have used:
 # /bin/sh for local, the login shell for ssh and the like
 OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_SESSION=$od_sess OD_CWD=${OD_CHDIR:-$PWD} OD_EXEC=${OD_EXEC:-${SHELL:-/bin/sh}}
-export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_SESSION OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC
+export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_SESSION OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC OD_MODE
 export OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH
 export -p >"$J.env"
+if [ "$OD_MODE" = background ]; then
+  # a long-running service (journalctl -f, docker logs -f): type it and return
+  od_t send-keys -t "$od_pane" -l " /bin/sh $J.job" \; send-keys -t "$od_pane" Enter >/dev/null 2>&1 ||
+    od_done GONE "could not type into pane $od_pane"
+  printf '%s OK %s %s %s %s\n' "$OD_PROTO" "$od_sess" "$od_pane" "$od_win" "$od_log"
+  exit 0
+fi
 od_t send-keys -t "$od_pane" -l " /bin/sh $J.job" \; send-keys -t "$od_pane" Enter \; \
   set-option -t "=$od_sess:" @opsdeck_seen "$OD_NOW" >/dev/null 2>&1 ||
   od_done GONE "could not type into pane $od_pane"
@@ -367,12 +410,42 @@ if [ "${od_w:-}" = timeout ]; then
     "it is still running in pane $od_pane of session $od_sess, which stays busy until it ends"
 fi
 od_done GONE "pane $od_pane (session $od_sess) disappeared while the command was running"
+}
+# od_acquire_only: the session module's acquisition (nothing is typed)
+od_acquire_only() {
+  exec 9>"$S/lock"
+  od_lock 9 60 || od_done BUSY "another opsdeck command on this host held the acquisition lock for 60 s"
+  od_changed=0
+  od_acquire
+  printf '%s OK %s %s %s %s\n' "$OD_PROTO" "$od_sess" "$od_pane" "$od_win" -
+  printf 'changed=%s\ncreated=%s\n%s\n' "$od_changed" "${od_created:-0}" "$od_wl"
+  exit 0
+}
+# od_idle_report: idle or busy, and why, for each pane in OD_PANES
+od_idle_report() {
+  printf '%s OK - - - -\n' "$OD_PROTO"
+  for od_pp in $OD_PANES; do
+    od_why=
+    od_idle "$od_pp"
+    printf '%s|%s|%s\n' "$od_pp" "$?" "$od_why"
+  done
+  exit 0
+}
+od_init
+case $OD_MODE in
+  exec | background) od_take_pane; od_run_job ;;
+  acquire) od_acquire_only ;;
+  idle) od_idle_report ;;
+  *) od_done USAGE "unknown mode $OD_MODE" ;;
+esac
 """
 
 
 def quote(value: object) -> str:
-    """Quote one value for a POSIX shell assignment."""
-    return shlex.quote(str(value))
+    """Quote one value for a POSIX shell assignment (always quoted: `OD_MODE=exec` reads like a command)."""
+    text = str(value)
+    quoted = shlex.quote(text)
+    return quoted if quoted.startswith("'") else "'" + text + "'"
 
 
 def build_script(params: t.Mapping[str, object]) -> str:

@@ -14,7 +14,7 @@ import re
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.opsdeck.tmux.plugins.module_utils._shlib import PROTOCOL, command_line
+from ansible_collections.opsdeck.tmux.plugins.module_utils._shlib import PROTOCOL, build_script, command_line
 
 DEFAULT_BASE = "ops"
 DEFAULT_WINDOWS = ("sys", "deploy", "logs")
@@ -161,6 +161,16 @@ class Job:
     chdir: str = ""
     # shell that runs the command; empty: the target user's login shell ($SHELL)
     shell: str = ""
+    # exec: run and wait; background: type and return; acquire: session only; idle: report panes
+    mode: str = "exec"
+    # the connection marks the session with its run and keeps per-run records; modules do not
+    mark: bool = True
+    record: bool = True
+    require_idle: bool = True
+    dry_run: bool = False
+    log_path: str = ""
+    start_dir: str = ""
+    panes: t.Sequence[str] = ()
     live: t.Sequence[str] = ()
     stale: t.Sequence[str] = ()
 
@@ -182,6 +192,13 @@ class Job:
         for what, value in (("timeout", self.timeout), ("busy wait", self.busy_wait), ("ready wait", self.ready_wait)):
             if int(value) < 1:
                 raise TmuxNameError(f"{what} must be at least 1 second, not {value!r}")
+        if self.mode not in ("exec", "background", "acquire", "idle"):
+            raise TmuxNameError(f"unknown mode {self.mode!r}")
+        for pane in self.panes:
+            if not re.match(r"^%[0-9]+$", pane):
+                raise TmuxNameError(f"invalid pane id {pane!r}: expected %<number>")
+        if self.log_path and (not self.log_path.startswith("/") or "\n" in self.log_path):
+            raise TmuxNameError(f"invalid log path {self.log_path!r}: it must be an absolute path")
         if not 0 <= int(self.max_suffix) <= MAX_SUFFIX:
             raise TmuxNameError(f"max suffix must be 0..{MAX_SUFFIX}")
 
@@ -222,8 +239,20 @@ class Job:
             "OD_PROMPTS": " ".join(PROMPT_ENDINGS),
             "OD_SHELLS": " ".join(SHELLS),
             "OD_CMD": self.cmd,
+            "OD_MODE": self.mode,
+            "OD_MARK": 1 if self.mark else 0,
+            "OD_RECORD": 1 if self.record else 0,
+            "OD_REQUIRE_IDLE": 1 if self.require_idle else 0,
+            "OD_DRY": 1 if self.dry_run else 0,
+            "OD_LOG_PATH": self.log_path,
+            "OD_START_DIR": self.start_dir,
+            "OD_PANES": " ".join(self.panes),
         }
 
     def command_line(self) -> str:
         self.validate()
         return command_line(self.params())
+
+    def script(self) -> str:
+        self.validate()
+        return build_script(self.params())

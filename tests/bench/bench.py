@@ -52,7 +52,9 @@ def inventory(path: pathlib.Path, shared: bool, transport: str, socket_name: str
 
 def run_play(play: pathlib.Path, inv: pathlib.Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv), str(play)], env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv), str(play)], env=env, capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"benchmark play failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
@@ -200,7 +202,8 @@ def main() -> None:
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['transport']} | {r['shared_median_ms']:.1f} | {r['plain_median_ms']:.1f} | {r['added_median_ms']:.1f} | {r['added_p95_ms']:.1f} |" for r in rows_exec
+        f"| {r['transport']} | {r['shared_median_ms']:.1f} | {r['plain_median_ms']:.1f} | {r['added_median_ms']:.1f} | {r['added_p95_ms']:.1f} |"
+        for r in rows_exec
     ]
     text = "\n".join(lines) + "\n"
     print(text)
