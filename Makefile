@@ -32,7 +32,7 @@ integration: collection
 lint: collection
 	$(BIN)/ruff check plugins tests
 	$(BIN)/ruff format --check plugins tests
-	$(BIN)/ansible-lint --profile production --offline
+	ANSIBLE_ROLES_PATH=tests/integration/targets $(BIN)/ansible-lint --profile production --offline
 
 sanity: collection
 	rm -rf $(CACHE)/sanity && mkdir -p $(SANITY_ROOT)

@@ -177,7 +177,7 @@ attributes:
 options:
   session:
     description:
-      - Session name. With O(acquire=true) it is the base name of the seed's acquisition:
+      - Session name. With O(acquire=true) it is the base name of the seed's acquisition;
         the session is used when the pane to type into is idle, otherwise the first of
         V(<session>1), V(<session>2)... that does not exist or is idle.
       - 1-64 characters from C(A-Z a-z 0-9 _ -), not starting with C(-).

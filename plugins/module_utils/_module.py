@@ -118,7 +118,7 @@ class TmuxModule:
         """The connection's idle test, for each pane: {pane: (idle, why)}."""
         if not panes:
             return {}
-        _, _, out, _ = self.run(self.job(mode="idle", panes=list(panes)))
+        dummy_rc, dummy_header, out, dummy_err = self.run(self.job(mode="idle", panes=list(panes)))
         report = {}
         for line in out.decode("utf-8", "replace").splitlines():
             pane, code, why = [*line.split("|", 2), "", ""][:3]

@@ -431,8 +431,46 @@ od_idle_report() {
   done
   exit 0
 }
+# od_watch: the sudo gate waits here, on the target, for a line that is exactly
+# OD_MARKER in pane OD_PANES below absolute line OD_FROM (history + screen). It
+# reads the pane (capture-pane), it never types into it.
+od_watch() {
+  od_pane=$OD_PANES
+  od_end=$(($(date +%s) + OD_TIMEOUT))
+  while :; do
+    od_hs=$(od_t display-message -p -t "$od_pane" '#{history_size}' 2>/dev/null) ||
+      od_done GONE "pane $od_pane disappeared while waiting for $OD_MARKER"
+    od_rel=$((OD_FROM - od_hs))
+    od_text=$(od_t capture-pane -p -J -t "$od_pane" -S "$od_rel" -E - 2>/dev/null) ||
+      od_done GONE "pane $od_pane disappeared while waiting for $OD_MARKER"
+    od_i=0
+    oifs=$IFS
+    IFS=$nl
+    for ln in $od_text; do
+      # capture-pane drops trailing blanks; a line with anything else is not the marker
+      if [ "${ln%"${ln##*[! ]}"}" = "$OD_MARKER" ]; then
+        IFS=$oifs
+        printf '%s OK - %s - -\nFOUND %s\n' "$OD_PROTO" "$od_pane" "$((OD_FROM + od_i))"
+        exit 0
+      fi
+      od_i=$((od_i + 1))
+    done
+    IFS=$oifs
+    [ "$(date +%s)" -ge "$od_end" ] && { printf '%s OK - %s - -\nTIMEOUT\n' "$OD_PROTO" "$od_pane"; exit 0; }
+    sleep 0.25
+  done
+}
+# od_position: absolute line of the pane's cursor (history lines + cursor row)
+od_position() {
+  od_pos=$(od_t display-message -p -t "$OD_PANES" '#{history_size} #{cursor_y}' 2>/dev/null) ||
+    od_done GONE "pane $OD_PANES does not exist"
+  printf '%s OK - %s - -\nPOS %s\n' "$OD_PROTO" "$OD_PANES" "$((${od_pos% *} + ${od_pos#* }))"
+  exit 0
+}
 od_init
 case $OD_MODE in
+  watch) od_watch ;;
+  position) od_position ;;
   exec | background) od_take_pane; od_run_job ;;
   acquire) od_acquire_only ;;
   idle) od_idle_report ;;

@@ -171,6 +171,9 @@ class Job:
     log_path: str = ""
     start_dir: str = ""
     panes: t.Sequence[str] = ()
+    # watch mode: the line to wait for, below this absolute line of the pane
+    marker: str = ""
+    from_line: int = 0
     live: t.Sequence[str] = ()
     stale: t.Sequence[str] = ()
 
@@ -192,7 +195,7 @@ class Job:
         for what, value in (("timeout", self.timeout), ("busy wait", self.busy_wait), ("ready wait", self.ready_wait)):
             if int(value) < 1:
                 raise TmuxNameError(f"{what} must be at least 1 second, not {value!r}")
-        if self.mode not in ("exec", "background", "acquire", "idle"):
+        if self.mode not in ("exec", "background", "acquire", "idle", "watch", "position"):
             raise TmuxNameError(f"unknown mode {self.mode!r}")
         for pane in self.panes:
             if not re.match(r"^%[0-9]+$", pane):
@@ -247,6 +250,8 @@ class Job:
             "OD_LOG_PATH": self.log_path,
             "OD_START_DIR": self.start_dir,
             "OD_PANES": " ".join(self.panes),
+            "OD_MARKER": self.marker,
+            "OD_FROM": int(self.from_line),
         }
 
     def command_line(self) -> str:

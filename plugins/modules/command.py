@@ -7,8 +7,8 @@ DOCUMENTATION = r"""
 module: command
 short_description: Run a command visibly in a window of the shared tmux session
 description:
-  - Types ONE short line into an idle pane of the shared session (V(ops), or V(ops1)... when busy):
-    a job script that prints what it is about to do, runs the command with its output shown in the
+  - Types ONE short line into an idle pane of the shared session (V(ops), or V(ops1)... when busy),
+    which runs a job script that prints what it is about to do, runs the command with its output shown in the
     pane and appended to the log C(/tmp/agent-<session>-YYYYmmdd-HHMMSS.log), and signals a
     C(tmux wait-for) channel. The module returns the command's exact rc, stdout and stderr.
   - For playbooks that reach hosts over any connection (plain ssh too) and want to drive the shared
@@ -123,12 +123,12 @@ stderr:
   returned: when the command ran in the foreground
   type: str
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: when the command ran in the foreground
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: when the command ran in the foreground
   type: list
   elements: str
@@ -168,6 +168,11 @@ import shlex
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsdeck.tmux.plugins.module_utils._module import SERVER_ARGS, TmuxModule
 from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import MAX_SUFFIX
+
+
+def shorten(text: str, limit: int) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1] + "\u2026"
 
 
 def main() -> None:
@@ -212,7 +217,8 @@ def main() -> None:
     if p["chdir"] and not os.path.isdir(p["chdir"]):
         module.fail_json(msg=f"chdir {p['chdir']} is not a directory", **result)
     if module.check_mode:
-        module.exit_json(msg="the command would run (check mode)", skipped=True, **dict(result, changed=True))
+        result["changed"] = True
+        module.exit_json(msg="the command would run (check mode)", skipped=True, **result)
 
     job = tm.job(
         cmd=cmd,
@@ -227,8 +233,9 @@ def main() -> None:
         log_path=p["log_path"] or "",
         chdir=p["chdir"] or os.getcwd(),
         task="command-" + os.urandom(6).hex(),
+        no_log=module.no_log,
         banner=f"\u25b6 {datetime.datetime.now():%H:%M:%S} opsdeck.tmux.command in window {p['window']}",
-        step="$ " + (" ".join(cmd.split()) if len(cmd) <= 400 else " ".join(cmd.split())[:399] + "\u2026"),
+        step="$ (command hidden: no_log)" if module.no_log else "$ " + shorten(cmd, 400),
     )
     start = datetime.datetime.now()
     rc, header, out, err = tm.run(job)

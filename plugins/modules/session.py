@@ -167,7 +167,7 @@ def main() -> None:
         dry_run=module.check_mode,
         start_dir=p["chdir"] or "",
     )
-    _, header, out, _ = tm.run(job)
+    dummy_rc, header, out, dummy_err = tm.run(job)
     lines = out.decode("utf-8", "replace").splitlines()
     result = dict(
         changed="changed=1" in lines[:2],

@@ -17,7 +17,6 @@ author: opsdeck.tmux contributors (@opsdeck)
 extends_documentation_fragment:
   - opsdeck.tmux.shared.server
   - opsdeck.tmux.shared.attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full

@@ -20,7 +20,6 @@ author: opsdeck.tmux contributors (@opsdeck)
 extends_documentation_fragment:
   - opsdeck.tmux.shared.server
   - opsdeck.tmux.shared.attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
@@ -92,7 +91,7 @@ timeout_minutes:
   returned: always
   type: float
 timeout_reason:
-  description: Where O(timeout_minutes) came from, or why it is null.
+  description: Where RV(timeout_minutes) came from, or why it is null.
   returned: always
   type: str
 timestamp_type:
@@ -100,7 +99,7 @@ timestamp_type:
   returned: always
   type: str
 timestamp_type_reason:
-  description: Where O(timestamp_type) came from, or why it is null.
+  description: Where RV(timestamp_type) came from, or why it is null.
   returned: always
   type: str
 version:
@@ -153,7 +152,7 @@ def main() -> None:
         )
         module.exit_json(**result)
 
-    rc, _, _ = module.run_command([sudo, "-n", "true"])
+    rc = module.run_command([sudo, "-n", "true"])[0]
     result["valid_outside"] = rc == 0
 
     facts = parse_version_output(module.run_command([sudo, "-V"])[1])
@@ -164,7 +163,7 @@ def main() -> None:
     if "timestamp_type" in facts:
         result["timestamp_type"], type_reason = facts["timestamp_type"], "sudo -V"
 
-    rc, out, _ = module.run_command([sudo, "-n", "-l"])
+    rc, out, dummy_err = module.run_command([sudo, "-n", "-l"])
     if rc == 0:
         listed = parse_list_output(out)
         result["nopasswd"] = listed["nopasswd"]
@@ -189,7 +188,7 @@ def main() -> None:
             banner="\u25b6 opsdeck.tmux.sudo_info: is there a sudo ticket in this pane? (sudo -n true, no password)",
             step=f"$ {sudo} -n true",
         )
-        rc, header, _, _ = tm.run(job)
+        rc, header = tm.run(job)[:2]
         result["valid_in_pane"] = rc == 0
         result["pane"] = {"session": header.session, "window": header.window, "id": header.pane}
     result["needed"] = not is_root and not result["valid_outside"]

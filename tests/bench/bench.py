@@ -71,7 +71,7 @@ def playbook_ratio(work: pathlib.Path, env: dict[str, str], runs: int, tasks: in
     run_play(play, shared_inv, env)  # warm-up: acquires the session, fills caches
     run_play(play, plain_inv, env)
     shared_t, plain_t = [], []
-    for _ in range(runs):
+    for dummy in range(runs):
         shared_t.append(run_play(play, shared_inv, env))
         plain_t.append(run_play(play, plain_inv, env))
     return {
@@ -111,7 +111,7 @@ def exec_latency(socket_name: str, log_dir: str, loops: int, ssh: SSHTarget | No
         c._connect()
         c.exec_command("true")  # warm-up (session, ControlMaster)
     added, shared_t, plain_t = [], [], []
-    for _ in range(loops):
+    for dummy in range(loops):
         t0 = time.perf_counter()
         shared.exec_command("true")
         t1 = time.perf_counter()
