@@ -44,6 +44,26 @@ options:
     ini:
       - section: opsdeck_tmux
         key: transport
+  sudo_gate:
+    description:
+      - When a become task finds no valid sudo ticket in the pane (sudo answers C(a password is required)),
+        open the sudo gate (see M(opsdeck.tmux.sudo_gate)) and wait for a person to authorize sudo in that
+        pane, then run the command once more. When V(false), such a task fails at once, naming the pane.
+    type: bool
+    default: true
+    vars:
+      - name: ansible_tmux_sudo_gate
+    env:
+      - name: ANSIBLE_TMUX_SUDO_GATE
+  sudo_gate_timeout:
+    description:
+      - Seconds the automatic sudo gate waits for a person.
+    type: int
+    default: 300
+    vars:
+      - name: ansible_tmux_sudo_gate_timeout
+    env:
+      - name: ANSIBLE_TMUX_SUDO_GATE_TIMEOUT
 notes:
   - Needs tmux and a POSIX C(/bin/sh) on the managed host, nothing else.
   - O(command_timeout) bounds every command; a pane or session that disappears while a command
@@ -104,6 +124,7 @@ from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import (
     join_commands,
     split_output,
 )
+from ansible_collections.opsdeck.tmux.plugins.plugin_utils._gate import GateClosed, SudoGate
 from ansible_collections.opsdeck.tmux.plugins.plugin_utils._run import (
     controller_run_id,
     owner_is_alive,
@@ -132,6 +153,7 @@ class Connection(ConnectionBase):
         # one connection object per task: its id groups the task's commands under one banner
         self._task_id = uuid.uuid4().hex[:12]
         self.last_header: Header | None = None
+        self._gate_open = False
 
     # -- options and the inner transport ------------------------------------
 
@@ -195,9 +217,53 @@ class Connection(ConnectionBase):
             # the script's own message follows its header on stdout; stderr is the transport's
             self._fail(header, to_text(stdout).strip() or to_text(stderr).strip())
         if sudoable and self.become is not None and rc != 0 and PASSWORD_REQUIRED in stderr:
-            self._password_required(header)
+            if not self.get_option("sudo_gate") or self._gate_open:
+                self._password_required(header)
+            # the ticket expired or was never given: wait for a person, then retry once
+            self._gate_open = True
+            try:
+                SudoGate(self, self._play_context.remote_addr or "host", self.get_option("sudo_gate_timeout")).run()
+                return self.exec_command(cmd, in_data=in_data, sudoable=sudoable)
+            except GateClosed as exc:
+                raise AnsibleError(f"opsdeck.tmux.shared: {exc}") from None
+            finally:
+                self._gate_open = False
         display.vvvv(f"opsdeck.tmux.shared: rc={rc} in {header.where}, log {header.log}", host=self._play_context.remote_addr)
         return rc, stdout, stderr
+
+    # -- outside the pane: reads for the sudo gate ----------------------------
+
+    def exec_outside(self, cmd: str) -> bytes:
+        """Run a read-only command through the inner transport, NOT in the pane."""
+        return self._load_inner().exec_command(cmd, sudoable=False)[1]
+
+    def _outside(self, **kwargs: t.Any) -> list[str]:
+        job = self._job("", None, [], [])
+        for key, value in kwargs.items():
+            setattr(job, key, value)
+        try:
+            job.validate()
+        except TmuxNameError as exc:
+            raise AnsibleError(f"opsdeck.tmux.shared: {exc}") from None
+        rc, stdout, stderr = self._load_inner().exec_command(job.command_line(), sudoable=False)
+        try:
+            header, rest = split_output(stdout)
+        except ProtocolError as exc:
+            raise AnsibleConnectionFailure(f"the shared tmux wrapper did not answer (rc={rc}, first line {exc}): {to_text(stderr).strip()}") from None
+        if header.status != "OK":
+            self._fail(header, to_text(rest).strip())
+        return to_text(rest).splitlines()
+
+    def pane_position(self, pane: str) -> int:
+        """Absolute line of the pane's cursor (history + screen row): later lines are new."""
+        lines = self._outside(mode="position", panes=[pane])
+        return int(lines[0].split()[1])
+
+    def watch_pane(self, pane: str, marker: str, from_line: int, timeout: int) -> int | None:
+        """Wait on the target for a line exactly `marker` at or below `from_line`; its line, or None on timeout."""
+        lines = self._outside(mode="watch", panes=[pane], marker=marker, from_line=from_line, timeout=max(1, timeout))
+        head = lines[0].split() if lines else ["TIMEOUT"]
+        return int(head[1]) if head[0] == "FOUND" else None
 
     def _job(self, cmd: str, in_data: bytes | None, live: list[str], stale: list[str]) -> Job:
         no_log = bool(self._play_context.no_log)

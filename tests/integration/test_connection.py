@@ -150,7 +150,9 @@ def test_log_file_and_no_log(server: Server, tmp_path: pathlib.Path, user_path: 
 def test_become_without_ticket_fails_fast_with_directions(sshd: SSHTarget, tmp_path: pathlib.Path, user_path: pathlib.Path) -> None:
     socket_name = "it-become-" + secrets.token_hex(4)
     start = time.monotonic()
-    proc = run_playbook(TARGETS / "connection_shared_session" / "become.yml", ssh_inventory(tmp_path, sshd, socket_name), user_path)
+    # the automatic sudo gate would wait for a person; switched off, the task fails at once
+    inv = ssh_inventory(tmp_path, sshd, socket_name, ansible_tmux_sudo_gate="false")
+    proc = run_playbook(TARGETS / "connection_shared_session" / "become.yml", inv, user_path)
     elapsed = time.monotonic() - start
     try:
         assert proc.returncode != 0
