@@ -12,6 +12,10 @@ SANITY_ROOT := $(CACHE)/sanity/ansible_collections/opsdeck/tmux
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
+# community.docker (molecule's driver, the docker transport) comes from the
+# `ansible` package on PyPI: Galaxy is not reachable from these machines
+ANSIBLE_BUNDLE := ansible==12.3.0
+COMMUNITY := $(COLLECTIONS)/ansible_collections/ansible/posix/MANIFEST.json
 
 .PHONY: demo test unit integration sanity lint bench venv collection clean
 
@@ -45,13 +49,25 @@ sanity: collection
 bench: collection ## not part of the tests: overhead against the plain transport
 	$(BIN)/python tests/bench/bench.py --write docs/benchmarks.md
 
-collection: $(VENV)/.done $(LINK) $(HOME)/.ansible/test/cache/get_pip_24_2.py
+collection: $(VENV)/.done $(LINK) $(COMMUNITY) $(HOME)/.ansible/test/cache/get_pip_24_2.py
 	@# each Ansible worker imports the plugins afresh: bytecode saves it the compile
 	@$(BIN)/python -m compileall -q plugins >/dev/null
 
 $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn $(CURDIR) $(LINK)
+
+$(COMMUNITY): $(VENV)/.done
+	rm -rf $(CACHE)/bundle && mkdir -p $(CACHE)/bundle
+	$(BIN)/pip download -q --no-deps -d $(CACHE)/bundle $(ANSIBLE_BUNDLE)
+	cd $(CACHE)/bundle && $(BIN)/python -c 'import glob, zipfile; \
+	  z = zipfile.ZipFile(glob.glob("ansible-*.whl")[0]); \
+	  z.extractall(".", [n for n in z.namelist() if n.startswith(("ansible_collections/community/docker/", "ansible_collections/ansible/posix/", \
+	    "ansible_collections/community/library_inventory_filtering_v1/"))])'
+	$(BIN)/ansible-galaxy collection install --offline -p $(COLLECTIONS) \
+	  $(CACHE)/bundle/ansible_collections/community/library_inventory_filtering_v1 \
+	  $(CACHE)/bundle/ansible_collections/community/docker $(CACHE)/bundle/ansible_collections/ansible/posix
+	rm -rf $(CACHE)/bundle
 
 $(VENV)/.done: requirements.txt
 	$(PYTHON) -m venv $(VENV)

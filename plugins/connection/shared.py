@@ -146,6 +146,9 @@ class Connection(ConnectionBase):
 
     def __init__(self, play_context: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(play_context, *args, **kwargs)
+        # TaskExecutor names the run (the ansible-playbook process) and the task
+        self._playbook_pid = kwargs.get("ansible_playbook_pid")
+        self._task_uuid = kwargs.get("task_uuid")
         # TaskExecutor fills the inner plugin's options (ansible_host, ansible_user...)
         # through this attribute, as it does for network_cli.
         self.ssh_type_conn: ConnectionBase | None = None
@@ -169,7 +172,15 @@ class Connection(ConnectionBase):
             return self.ssh_type_conn
         if name in ("opsdeck.tmux.shared", "shared"):
             raise AnsibleError("ansible_tmux_transport cannot be opsdeck.tmux.shared itself; use e.g. ansible.builtin.ssh")
-        inner = connection_loader.get(name, self._play_context, shell=self._shell)
+        # the same arguments TaskExecutor gives a connection (new_stdin: some plugins still require it)
+        inner = connection_loader.get(
+            name,
+            self._play_context,
+            new_stdin=None,
+            shell=self._shell,
+            task_uuid=self._task_uuid,
+            ansible_playbook_pid=self._playbook_pid,
+        )
         if inner is None:
             raise AnsibleError(f"ansible_tmux_transport: connection plugin {name!r} was not found")
         self.ssh_type_conn = inner
@@ -270,7 +281,7 @@ class Connection(ConnectionBase):
         try:
             job = Job(
                 cmd=cmd,
-                run_id=self.get_option("run_id") or controller_run_id(),
+                run_id=self.get_option("run_id") or controller_run_id(self._playbook_pid),
                 channel="od" + uuid.uuid4().hex,
                 controller=socket.gethostname(),
                 now=int(time.time()),

@@ -29,9 +29,12 @@ def controller_host() -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0])[:64] or "controller"
 
 
-def controller_run_id() -> str:
-    """Id of the current run: <host>.<pid of the forking process>.<its start time>."""
-    pid = os.getppid()
+def controller_run_id(playbook_pid: str | int | None = None) -> str:
+    """Id of the current run: <host>.<pid of ansible-playbook>.<its start time>.
+
+    TaskExecutor tells connections the pid (``ansible_playbook_pid``); the worker's
+    parent is the same process when it does not."""
+    pid = int(playbook_pid) if playbook_pid and str(playbook_pid).isdigit() else os.getppid()
     return f"{controller_host()}.{pid}.{_start_time(pid)}"
 
 
