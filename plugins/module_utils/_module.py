@@ -38,6 +38,11 @@ SERVER_ARGS: dict[str, dict[str, t.Any]] = {
 }
 
 
+# Separates -F fields: tmux 3.5 escapes control characters (\x1f becomes "\037")
+# in format output, while this printable symbol (U+241F) passes unchanged with -u.
+FIELD_SEP = "\u241f"
+
+
 class TmuxModule:
     """Small manager shared by the modules: validation, the script, tmux reads."""
 
@@ -107,12 +112,12 @@ class TmuxModule:
 
     def rows(self, command: str, fields: t.Sequence[str], *args: str) -> list[dict[str, str]]:
         """tmux list-* with a -F format of ``fields``; no server means no rows."""
-        rc, out, err = self.tmux(command, *args, "-F", format_string(fields, "\x1f"), check=False)
+        rc, out, err = self.tmux(command, *args, "-F", format_string(fields, FIELD_SEP), check=False)
         if rc != 0:
             if "no server running" in err or "error connecting" in err or "can't find" in err:
                 return []
             self.module.fail_json(msg=f"tmux {command} failed: {err.strip()}", rc=rc)
-        return parse_format(out, fields, "\x1f")
+        return parse_format(out, fields, FIELD_SEP)
 
     def idle_report(self, panes: t.Sequence[str]) -> dict[str, tuple[bool, str]]:
         """The connection's idle test, for each pane: {pane: (idle, why)}."""
