@@ -395,6 +395,12 @@ else
 fi
 if [ -s "$J.rc" ] && [ ! -s "$J.why" ]; then
   IFS= read -r od_rc <"$J.rc"
+  # killed by a signal: was it the pane going away (SIGHUP may reach only the command)?
+  if [ "$od_rc" -gt 128 ] && ! od_t display-message -p -t "$od_pane" '' >/dev/null 2>&1; then
+    echo gone >"$J.why"
+  fi
+fi
+if [ -s "$J.rc" ] && [ ! -s "$J.why" ]; then
   printf '%s OK %s %s %s %s\n' "$OD_PROTO" "$od_sess" "$od_pane" "$od_win" "$od_log"
   [ -s "$J.out" ] && cat "$J.out"
   [ -s "$J.err" ] && cat "$J.err" >&2

@@ -118,7 +118,8 @@ class SudoGate:
         start = time.monotonic()
         rc, err = self._in_pane("sudo -n true")
         header = self.conn.last_header
-        assert header is not None
+        if header is None:  # exec_command always sets it; a guard for type checkers
+            raise GateClosed("the shared connection did not report its pane")
         session, window, pane = header.session, header.window, header.pane
         minutes, minutes_reason = self._discover_timeout()
         base = dict(
