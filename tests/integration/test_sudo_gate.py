@@ -190,3 +190,35 @@ def test_expired_ticket_reopens_the_gate(sshd: SSHTarget, socket_name: str, tmp_
         if play.proc.poll() is None:
             play.proc.kill()
         pathlib.Path(root_file).unlink(missing_ok=True)
+
+
+def test_two_hosts_wait_at_once_with_forks_and_free_strategy(sshd: SSHTarget, tmp_path: pathlib.Path, user_path: pathlib.Path) -> None:
+    sockets = {"gate-a": "it-gate-a-" + secrets.token_hex(3), "gate-b": "it-gate-b-" + secrets.token_hex(3)}
+    inv = tmp_path / "inventory.ini"
+    inv.write_text("[shared]\n" + "\n".join(sshd.inventory_line(host, ansible_tmux_socket_name=sock) for host, sock in sockets.items()) + "\n")
+    root_file = f"/root/opsdeck-gate-{secrets.token_hex(4)}"
+    env = ansible_env(user_path, PYTHONUNBUFFERED="1", ANSIBLE_STRATEGY="free")
+    play = Play(inv, user_path, "-f", "2", "-e", f"root_file={root_file}", env=env)
+    try:
+        play.wait_gate(2)
+        blocks = re.findall(r"opsdeck.tmux.sudo_gate: (gate-[ab]) waits for a person.*?Ansible never sees, types or stores your password\.", play.output, re.S)
+        assert sorted(blocks) == ["gate-a", "gate-b"], play.output[-4000:]
+        # each block is whole: nothing of the other host's text inside it
+        for host in blocks:
+            block = re.search(rf"opsdeck.tmux.sudo_gate: {host} waits.*?stores your password\.", play.output, re.S).group(0)
+            other = "gate-b" if host == "gate-a" else "gate-a"
+            assert other not in block
+            assert block.count("sudo -v && echo SUDO_READY") == 1
+        for sock in sockets.values():
+            person = Person(sshd, sock)
+            pane = person.server.cmd("display-message", "-p", "-t", "=ops:=sys", "#{pane_id}").stdout[0]
+            person.authorize(pane)
+        rc = play.finish()
+        assert rc == 0, play.output[-5000:]
+        assert play.output.count("ok=6") == 2 or play.output.count("failed=0") == 2, play.output[-3000:]
+    finally:
+        if play.proc.poll() is None:
+            play.proc.kill()
+        for sock in sockets.values():
+            Server(socket_path=sshd.tmux_socket(sock)).kill()
+        pathlib.Path(root_file).unlink(missing_ok=True)
