@@ -54,8 +54,11 @@ if [ "$last" != "$task" ]; then
 fi
 printf '\033[2m%b\033[0m\n' "$step"
 [ -n "$log" ] && printf '%b\n' "$step" >>"$log"
-in=/dev/null
-[ "$hasin" = 1 ] && in=$j.in
+# stdin is a pipe, as with the plain transports (python reads a script from a
+# pipe much faster than from a regular file, and commands see what they would)
+od_run() {
+  if [ "$hasin" = 1 ]; then cat "$j.in" | "$exe" -c "$cmd"; else "$exe" -c "$cmd" </dev/null; fi
+}
 # tell the command where it runs (a task can print the attach command or read its log)
 OPSDECK_SESSION=$OD_SESSION OPSDECK_PANE=$pane OPSDECK_LOG=$log
 export OPSDECK_SESSION OPSDECK_PANE OPSDECK_LOG
@@ -64,16 +67,16 @@ cd "$cwd" 2>/dev/null || :
 if [ "$bg" = background ]; then
   # nobody waits for a background job: its output goes to the pane and the log only
   [ -n "$log" ] || log=/dev/null
-  "$exe" -c "$cmd" <"$in" 2>&1 | tee -ai "$log"
+  od_run 2>&1 | tee -ai "$log"
   exit 0
 elif [ "$nolog" = 1 ]; then
-  "$exe" -c "$cmd" <"$in" >"$j.out" 2>"$j.err"
+  od_run >"$j.out" 2>"$j.err"
   echo $? >"$j.rc"
   printf '  output hidden (no_log)\n'
   [ -n "$log" ] && printf '  output hidden (no_log)\n' >>"$log"
 else
   [ -n "$log" ] || log=/dev/null
-  { { trap ':' INT; "$exe" -c "$cmd" <"$in" 4>&-; echo $? >"$j.rc"; } 2>&1 1>&4 4>&- |
+  { { trap ':' INT; od_run 4>&-; echo $? >"$j.rc"; } 2>&1 1>&4 4>&- |
       tee -ai "$log" "$j.err" >&2 4>&-; } 4>&1 | tee -ai "$log" "$j.out"
   if [ -s "$j.out" ] && [ -n "$(tail -c 1 "$j.out")" ]; then
     printf '\n'; [ "$log" = /dev/null ] || printf '\n' >>"$log"
