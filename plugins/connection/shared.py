@@ -304,11 +304,22 @@ class Connection(ConnectionBase):
                 live=live,
                 stale=stale,
                 shell=self._command_shell(),
+                user=self._target_user(),
             )
             job.validate()
         except (TmuxNameError, ValueError) as exc:
             raise AnsibleError(f"opsdeck.tmux.shared: {exc}") from None
         return job
+
+    def _target_user(self) -> str:
+        """Who runs the wrapper on the target, when known here (saves an `id` per command)."""
+        inner = self._load_inner()
+        if getattr(inner, "ansible_name", None) == "ansible.builtin.local":
+            return getattr(inner, "default_user", "") or ""
+        try:
+            return str(inner.get_option("remote_user") or "")
+        except KeyError:
+            return ""
 
     def _command_shell(self) -> str:
         """The shell the inner transport runs a command with: local uses /bin/sh -c,

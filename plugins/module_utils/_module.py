@@ -79,6 +79,7 @@ class TmuxModule:
             "record": False,
             "shell": "/bin/sh",
             "windows": list(DEFAULT_WINDOWS),
+            "user": env_user(),
         }
         defaults.update(kwargs)
         return Job(**defaults)

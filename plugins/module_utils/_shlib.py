@@ -116,9 +116,10 @@ od_try_state() {
   [ -d "$S" ] || mkdir -m 700 "$S" 2>/dev/null
   [ -d "$S" ] && [ ! -L "$S" ] && [ -O "$S" ]
 }
-# $USER saves a fork on every command; the uid is the fallback when it lies or is unset
+# $USER (or the controller's hint OD_USER) saves a fork on every command; the
+# ownership test decides, and the uid is the fallback when the name is wrong
 od_statedir() {
-  u=${USER:-${LOGNAME:-}}
+  u=${USER:-${LOGNAME:-$OD_USER}}
   [ -n "$u" ] && od_try_state "$u" && return 0
   od_try_state "$(id -u)" && return 0
   od_done NOSTATE "cannot use a private state directory $S (it must be a directory owned by $(id -un), not a link)"

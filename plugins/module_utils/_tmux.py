@@ -171,6 +171,8 @@ class Job:
     log_path: str = ""
     start_dir: str = ""
     panes: t.Sequence[str] = ()
+    # the target user's name when the controller knows it (names the state directory)
+    user: str = ""
     # watch mode: the line to wait for, below this absolute line of the pane
     marker: str = ""
     from_line: int = 0
@@ -250,6 +252,7 @@ class Job:
             "OD_LOG_PATH": self.log_path,
             "OD_START_DIR": self.start_dir,
             "OD_PANES": " ".join(self.panes),
+            "OD_USER": self.user if re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", self.user or "") else "",
             "OD_MARKER": self.marker,
             "OD_FROM": int(self.from_line),
         }
