@@ -205,6 +205,20 @@ def main() -> None:
         f"| {r['transport']} | {r['shared_median_ms']:.1f} | {r['plain_median_ms']:.1f} | {r['added_median_ms']:.1f} | {r['added_p95_ms']:.1f} |"
         for r in rows_exec
     ]
+    lines += [
+        "",
+        "## Where the time goes",
+        "",
+        "Per command the wrapper starts these processes on the target: one tmux client for the idle test",
+        "(display-message + capture-pane in one call), flock for the pane, one tmux client for send-keys,",
+        "timeout + a tmux client for wait-for, cat for stdout (and stderr when there is any). In the pane,",
+        "the shell forks the job, which runs the command in a pipeline with two tee processes and ends with",
+        "a tmux client for wait-for -S. Each tmux client round trip costs about 2.5 ms on this machine, a",
+        "fork+exec about 1 ms. Completion is event-driven: no step sleeps or polls. A pipelined module",
+        "reaches the command through a pipe, as with the plain transports: python reads a script from a",
+        "regular file markedly slower than from a pipe (measured 140 ms against 104 ms for a 170 KB",
+        "payload), which is why the job feeds stdin with `cat file |`.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
