@@ -116,12 +116,14 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.connection import ConnectionBase
 from ansible.plugins.loader import connection_loader
 from ansible.utils.display import Display
+from ansible_collections.opsdeck.tmux.plugins.module_utils._sudo import PASSWORD_REQUIRED
 from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import (
     Header,
     Job,
     ProtocolError,
     TmuxNameError,
     join_commands,
+    shorten,
     split_output,
 )
 from ansible_collections.opsdeck.tmux.plugins.plugin_utils._gate import GateClosed, SudoGate
@@ -132,7 +134,6 @@ from ansible_collections.opsdeck.tmux.plugins.plugin_utils._run import (
 
 display = Display()
 
-PASSWORD_REQUIRED = b"a password is required"
 # statuses of the target script that mean the host could not be used at all
 UNREACHABLE = {"NOTMUX", "NOSTATE", "GONE"}
 
@@ -227,7 +228,7 @@ class Connection(ConnectionBase):
         if header.status != "OK":
             # the script's own message follows its header on stdout; stderr is the transport's
             self._fail(header, to_text(stdout).strip() or to_text(stderr).strip())
-        if sudoable and self.become is not None and rc != 0 and PASSWORD_REQUIRED in stderr:
+        if sudoable and self.become is not None and rc != 0 and PASSWORD_REQUIRED.encode() in stderr:
             if not self.get_option("sudo_gate") or self._gate_open:
                 self._password_required(header)
             # the ticket expired or was never given: wait for a person, then retry once
@@ -300,7 +301,7 @@ class Connection(ConnectionBase):
                 no_log=no_log,
                 task=self._task_id,
                 banner=self._banner(),
-                step="$ (command hidden: no_log)" if no_log else "$ " + _shorten(cmd, 400),
+                step="$ (command hidden: no_log)" if no_log else "$ " + shorten(cmd, 400),
                 live=live,
                 stale=stale,
                 shell=self._command_shell(),
@@ -348,7 +349,7 @@ class Connection(ConnectionBase):
                 summary = str(args["_raw_params"])
             else:
                 summary = " ".join(f"{k}={v}" for k, v in args.items() if not str(k).startswith("_"))
-            banner += "\n  \u2937 " + _shorten(summary, 300)
+            banner += "\n  \u2937 " + shorten(summary, 300)
         return banner
 
     def _fail(self, header: Header, message: str) -> None:
@@ -389,8 +390,3 @@ class Connection(ConnectionBase):
         if self.ssh_type_conn is not None:
             self.ssh_type_conn.close()
         self._connected = False
-
-
-def _shorten(text: str, limit: int) -> str:
-    one = " ".join(to_text(text).split())
-    return one if len(one) <= limit else one[: limit - 1] + "\u2026"

@@ -50,6 +50,29 @@ def parse_list_output(text: str) -> dict[str, t.Any]:
     return out
 
 
+def discover(version_text: str, list_text: str | None, is_root: bool) -> dict[str, t.Any]:
+    """What sudo reveals, with where each value came from or why it is unknown.
+
+    `version_text` is the output of `sudo -V`, `list_text` that of `sudo -n -l`
+    (None when it failed: listing needed a password). `sudo -V` shows the timeout
+    and timestamp type to root only; a user sees them in the matching Defaults.
+    """
+    facts = parse_version_output(version_text)
+    listed = parse_list_output(list_text) if list_text is not None else {}
+    hidden = "sudo -V reveals it only to root" if not is_root else "sudo -V did not show it"
+    if list_text is None and not is_root:
+        hidden += "; sudo -n -l needs a password, so the rules and Defaults stay hidden"
+    out: dict[str, t.Any] = {"version": facts.get("version"), "nopasswd": listed.get("nopasswd")}
+    for key, reason_key in (("timeout_minutes", "timeout_reason"), ("timestamp_type", "timestamp_type_reason")):
+        if key in facts:
+            out[key], out[reason_key] = facts[key], "sudo -V"
+        elif key in listed:
+            out[key], out[reason_key] = listed[key], "sudo -l (matching Defaults)"
+        else:
+            out[key], out[reason_key] = None, hidden
+    return out
+
+
 def validity_seconds(timeout_minutes: float | None) -> int | None:
     """How long a fresh ticket lasts; None when unknown, 0 when sudo asks every time."""
     if timeout_minutes is None:

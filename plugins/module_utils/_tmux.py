@@ -85,6 +85,12 @@ def format_string(fields: t.Sequence[str], sep: str = "\t") -> str:
     return sep.join("#{" + f + "}" for f in fields)
 
 
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, for banners."""
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1] + "\u2026"
+
+
 def octal_escape(text: str) -> str:
     """Encode text for the job's `printf %b`.
 

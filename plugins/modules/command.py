@@ -167,12 +167,7 @@ import shlex
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsdeck.tmux.plugins.module_utils._module import SERVER_ARGS, TmuxModule
-from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import MAX_SUFFIX
-
-
-def shorten(text: str, limit: int) -> str:
-    one = " ".join(text.split())
-    return one if len(one) <= limit else one[: limit - 1] + "\u2026"
+from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import MAX_SUFFIX, shorten
 
 
 def main() -> None:

@@ -113,7 +113,7 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsdeck.tmux.plugins.module_utils._module import SERVER_ARGS, TmuxModule, env_user
-from ansible_collections.opsdeck.tmux.plugins.module_utils._sudo import parse_list_output, parse_version_output
+from ansible_collections.opsdeck.tmux.plugins.module_utils._sudo import discover
 from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import MAX_SUFFIX
 
 
@@ -155,27 +155,9 @@ def main() -> None:
     rc = module.run_command([sudo, "-n", "true"])[0]
     result["valid_outside"] = rc == 0
 
-    facts = parse_version_output(module.run_command([sudo, "-V"])[1])
-    result["version"] = facts.get("version")
-    timeout_reason = type_reason = "sudo -V reveals it only to root" if not is_root else "sudo -V did not show it"
-    if "timeout_minutes" in facts:
-        result["timeout_minutes"], timeout_reason = facts["timeout_minutes"], "sudo -V"
-    if "timestamp_type" in facts:
-        result["timestamp_type"], type_reason = facts["timestamp_type"], "sudo -V"
-
-    rc, out, dummy_err = module.run_command([sudo, "-n", "-l"])
-    if rc == 0:
-        listed = parse_list_output(out)
-        result["nopasswd"] = listed["nopasswd"]
-        if result["timeout_minutes"] is None and "timeout_minutes" in listed:
-            result["timeout_minutes"], timeout_reason = listed["timeout_minutes"], "sudo -l (matching Defaults)"
-        if result["timestamp_type"] is None and "timestamp_type" in listed:
-            result["timestamp_type"], type_reason = listed["timestamp_type"], "sudo -l (matching Defaults)"
-    elif not is_root:
-        reason = "sudo -n -l needs a password, so the rules and Defaults stay hidden"
-        timeout_reason = f"{timeout_reason}; {reason}" if result["timeout_minutes"] is None else timeout_reason
-        type_reason = f"{type_reason}; {reason}" if result["timestamp_type"] is None else type_reason
-    result.update(timeout_reason=timeout_reason, timestamp_type_reason=type_reason)
+    version_text = module.run_command([sudo, "-V"])[1]
+    rc, list_text, dummy_err = module.run_command([sudo, "-n", "-l"])
+    result.update(discover(version_text, list_text if rc == 0 else None, is_root))
 
     if p["check_pane"]:
         job = tm.job(

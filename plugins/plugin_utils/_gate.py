@@ -18,12 +18,7 @@ from dataclasses import dataclass, field
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.utils.display import Display
-from ansible_collections.opsdeck.tmux.plugins.module_utils._sudo import (
-    PASSWORD_REQUIRED,
-    parse_list_output,
-    parse_version_output,
-    validity_seconds,
-)
+from ansible_collections.opsdeck.tmux.plugins.module_utils._sudo import PASSWORD_REQUIRED, discover, validity_seconds
 from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import join_commands
 
 if t.TYPE_CHECKING:
@@ -104,15 +99,11 @@ class SudoGate:
 
     def _discover_timeout(self) -> tuple[float | None, str]:
         """The ticket timeout where sudo reveals it (run outside the pane: nothing to see there)."""
-        out = to_text(self.conn.exec_outside("sudo -V 2>/dev/null; echo '--opsdeck--'; sudo -n -l 2>/dev/null"))
-        version, listed = [*out.split("--opsdeck--", 1), ""][:2]
-        facts = parse_version_output(version)
-        if "timeout_minutes" in facts:
-            return facts["timeout_minutes"], "sudo -V"
-        listed_facts = parse_list_output(listed) if listed.strip() else {}
-        if "timeout_minutes" in listed_facts:
-            return listed_facts["timeout_minutes"], "sudo -l (matching Defaults)"
-        return None, "sudo reveals the timeout only to root or in the user's matching Defaults (sudo's default is 15 minutes)"
+        out = to_text(self.conn.exec_outside("id -u; sudo -V 2>/dev/null; echo '--opsdeck--'; sudo -n -l 2>/dev/null || echo '--failed--'"))
+        uid, rest = [*out.split("\n", 1), ""][:2]
+        version, listed = [*rest.split("--opsdeck--", 1), ""][:2]
+        facts = discover(version, None if "--failed--" in listed else listed, uid.strip() == "0")
+        return facts["timeout_minutes"], facts["timeout_reason"]
 
     def run(self) -> GateResult:
         start = time.monotonic()
