@@ -33,6 +33,32 @@ init_plugin_loader([str(COLLECTIONS)])
 TEST_USER = "opsdeck-ci"
 
 
+def shared_connection(server_socket: str, log_dir: pathlib.Path, /, **options: t.Any) -> t.Any:
+    """opsdeck.tmux.shared over transport local, on the tmux server `server_socket`, connected."""
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    conn = connection_loader.get("opsdeck.tmux.shared", PlayContext())
+    direct = {
+        "transport": "ansible.builtin.local",
+        "socket_name": server_socket,
+        "run_id": "unit.1.1",
+        "log_dir": str(log_dir),
+        "command_timeout": 60,
+    }
+    direct.update(options)
+    conn.set_options(direct=direct)
+    conn._connect()
+    return conn
+
+
+def state_dir() -> pathlib.Path:
+    """The wrapper's private state directory for this user (as the target script names it)."""
+    import getpass
+
+    return pathlib.Path(os.environ.get("TMPDIR") or "/tmp") / f"opsdeck-{os.environ.get('USER') or getpass.getuser()}"
+
+
 def need(tool: str, hint: str) -> str:
     path = shutil.which(tool) or (tool if os.path.exists(tool) else None)
     if not path:

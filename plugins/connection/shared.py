@@ -64,10 +64,31 @@ options:
       - name: ansible_tmux_sudo_gate_timeout
     env:
       - name: ANSIBLE_TMUX_SUDO_GATE_TIMEOUT
+  reconnect_timeout:
+    description:
+      - Seconds to keep reconnecting when the inner transport fails while a command is sent or runs
+        (for example an ssh connection that drops during a long C(apt) run). The command keeps running in
+        the pane; once the host answers again, the same command is sent again and the target hands back
+        that command's result (rc, stdout and stderr, byte for byte) instead of running it a second time.
+      - Retries back off from half a second to ten seconds. V(0) fails at the first error.
+      - The result of a C(no_log) task is not kept on the target, so it cannot be collected.
+    type: int
+    default: 120
+    vars:
+      - name: ansible_tmux_reconnect_timeout
+    env:
+      - name: ANSIBLE_TMUX_RECONNECT_TIMEOUT
+    ini:
+      - section: opsdeck_tmux
+        key: reconnect_timeout
 notes:
   - Needs tmux and a POSIX C(/bin/sh) on the managed host, nothing else.
   - O(command_timeout) bounds every command; a pane or session that disappears while a command
     runs ends the task within about two seconds.
+  - A person pressing Ctrl-C in the pane fails the task with C(interrupted in pane %N (Ctrl-C)).
+  - Keys are typed only into a pane whose cursor line is exactly its empty prompt (the prompt recorded
+    when opsdeck last saw the pane idle, or for a pane it has never seen a conservative prompt shape);
+    tmux checks that the cursor has not moved and types in one step.
   - Options that are not specific to this plugin (pipelining, the inner transport's options) behave
     exactly as with the inner transport alone.
 seealso:
@@ -135,7 +156,7 @@ from ansible_collections.opsdeck.tmux.plugins.plugin_utils._run import (
 display = Display()
 
 # statuses of the target script that mean the host could not be used at all
-UNREACHABLE = {"NOTMUX", "NOSTATE", "GONE"}
+UNREACHABLE = {"NOTMUX", "NOSTATE", "GONE", "LOST"}
 
 
 class Connection(ConnectionBase):
@@ -206,17 +227,12 @@ class Connection(ConnectionBase):
                 "opsdeck.tmux.shared never sends a become password (ansible_become_password or -K is set). "
                 "Remove it: a person authorizes sudo in the pane, see opsdeck.tmux.sudo_gate."
             )
-        inner = self._load_inner()
         stale: list[str] = []
         live: list[str] = []
         for _attempt in range(5):
             job = self._job(cmd, in_data, live, stale)
             display.vvv(f"EXEC (tmux {job.base}/{job.window}) {to_text(cmd)}", host=self._play_context.remote_addr)
-            rc, stdout, stderr = inner.exec_command(job.command_line(), in_data=in_data, sudoable=False)
-            try:
-                header, stdout = split_output(stdout)
-            except ProtocolError as exc:
-                raise AnsibleConnectionFailure(f"the shared tmux wrapper did not answer (rc={rc}, first line {exc}): {to_text(stderr).strip()}") from None
+            rc, header, stdout, stderr = self._send(job, in_data)
             if header.status != "CHECK":
                 break
             # a session is owned by an earlier run from this controller: alive or not?
@@ -242,6 +258,49 @@ class Connection(ConnectionBase):
                 self._gate_open = False
         display.vvvv(f"opsdeck.tmux.shared: rc={rc} in {header.where}, log {header.log}", host=self._play_context.remote_addr)
         return rc, stdout, stderr
+
+    def _send(self, job: Job, in_data: bytes | None) -> tuple[int, Header, bytes, bytes]:
+        """Run the wrapper through the inner transport; when the connection drops, send the
+        same wrapper again (bounded, with backoff). On the target a command's channel runs at
+        most once: a second attempt collects the first one's result instead of running it again."""
+        line = job.command_line()
+        deadline: float | None = None
+        delay = 0.5
+        while True:
+            try:
+                rc, stdout, stderr = self._load_inner().exec_command(line, in_data=in_data, sudoable=False)
+                try:
+                    header, rest = split_output(stdout)
+                    return rc, header, rest, stderr
+                except ProtocolError as exc:
+                    first = f"the shared tmux wrapper did not answer (rc={rc}, first line {exc}): {to_text(stderr).strip()}"
+                    # ssh's own failure is 255; anything else is not a dropped connection
+                    if rc != 255:
+                        raise AnsibleConnectionFailure(first) from None
+                    error = first
+            except AnsibleConnectionFailure as exc:
+                error = to_text(exc)
+            limit = int(self.get_option("reconnect_timeout"))
+            now = time.monotonic()
+            deadline = deadline if deadline is not None else now + limit
+            if now >= deadline:
+                raise AnsibleConnectionFailure(
+                    f"opsdeck.tmux.shared: the connection to the host failed and did not come back within {limit} s "
+                    "(ansible_tmux_reconnect_timeout). A command that had started keeps running in the shared session: "
+                    f"look at its pane and its log on the host. Last error: {error}"
+                )
+            display.warning(
+                f"opsdeck.tmux.shared: the connection to {self._play_context.remote_addr} failed while a command was sent "
+                f"or ran in the shared session; reconnecting to collect its result ({shorten(error, 200)})"
+            )
+            time.sleep(min(delay, max(0.0, deadline - now)))
+            delay = min(delay * 2, 10.0)
+            inner = self._load_inner()
+            inner.close()
+            try:
+                inner._connect()
+            except AnsibleConnectionFailure as exc:
+                display.vvv(f"opsdeck.tmux.shared: reconnect failed: {exc}", host=self._play_context.remote_addr)
 
     # -- outside the pane: reads for the sudo gate ----------------------------
 
@@ -296,6 +355,7 @@ class Connection(ConnectionBase):
                 log_dir=self.get_option("log_dir") or "",
                 timeout=self.get_option("command_timeout"),
                 busy_wait=self.get_option("busy_timeout"),
+                claim=True,
                 lease=self.get_option("lease"),
                 has_in=in_data is not None,
                 no_log=no_log,
@@ -357,6 +417,8 @@ class Connection(ConnectionBase):
         text = f"opsdeck.tmux.shared: {message}{where}"
         if header.status == "BUSY":
             text += ". Nothing was typed into it; finish or leave what is running there and retry."
+        if header.status == "INTERRUPTED":
+            raise AnsibleError(f"opsdeck.tmux.shared: {message}")
         if header.status in UNREACHABLE:
             raise AnsibleConnectionFailure(text)
         raise AnsibleError(text)

@@ -27,9 +27,13 @@ PROMPT_ENDINGS = ("$", "#", "%", ">", "\u276f", "\u00bb")
 # Session and window names end up in tmux targets (`=ops:deploy`) and in file
 # names: `:` and `.` separate target parts, a leading `-` is an option, `;`
 # separates tmux commands, and quotes/spaces/`$` would need shell quoting.
-NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
-SOCKET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,3}$")
+# Always used with fullmatch: `$` would also match before a final newline.
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+SOCKET_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,3}")
+CHANNEL_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+PANE_RE = re.compile(r"%[0-9]{1,9}")
+USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 MAX_SUFFIX = 99
 
 
@@ -39,7 +43,7 @@ class TmuxNameError(ValueError):
 
 def check_name(value: str, what: str = "session name") -> str:
     """Return ``value`` if it is a safe tmux name, else raise with the reason."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise TmuxNameError(
             f"invalid {what} {value!r}: use 1-64 characters from A-Z a-z 0-9 _ -, "
             "not starting with '-' (':' '.' ';' spaces and quotes are parsed by tmux or the shell)"
@@ -48,13 +52,13 @@ def check_name(value: str, what: str = "session name") -> str:
 
 
 def check_socket_name(value: str) -> str:
-    if not SOCKET_NAME_RE.match(value or ""):
+    if not isinstance(value, str) or not SOCKET_NAME_RE.fullmatch(value):
         raise TmuxNameError(f"invalid tmux socket name {value!r}: use A-Z a-z 0-9 _ . - (not starting with '-' or '.')")
     return value
 
 
 def check_socket_path(value: str) -> str:
-    if not value.startswith("/") or any(c in value for c in "\n\t'\"\\"):
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "'\"\\") or not value.isprintable():
         raise TmuxNameError(f"invalid tmux socket path {value!r}: it must be absolute, with no quotes or control characters")
     return value
 
@@ -157,7 +161,6 @@ class Job:
     log_dir: str = "/tmp"
     timeout: int = 3600
     busy_wait: int = 10
-    ready_wait: int = 15
     lease: int = 900
     has_in: bool = False
     no_log: bool = False
@@ -173,6 +176,9 @@ class Job:
     mark: bool = True
     record: bool = True
     require_idle: bool = True
+    # the connection claims each command on the target, so that sending the
+    # same wrapper again after a dropped connection collects instead of re-running
+    claim: bool = False
     dry_run: bool = False
     log_path: str = ""
     start_dir: str = ""
@@ -194,21 +200,21 @@ class Job:
             check_socket_name(self.socket_name)
         if self.socket_path:
             check_socket_path(self.socket_path)
-        if not RUN_ID_RE.match(self.run_id):
+        if not isinstance(self.run_id, str) or not RUN_ID_RE.fullmatch(self.run_id):
             raise TmuxNameError(f"invalid run id {self.run_id!r}")
-        if not re.match(r"^[A-Za-z0-9_-]+$", self.channel):
+        if not CHANNEL_RE.fullmatch(self.channel):
             raise TmuxNameError(f"invalid channel {self.channel!r}")
-        if self.log_dir and (not self.log_dir.startswith("/") or "\n" in self.log_dir):
+        if self.log_dir and (not self.log_dir.startswith("/") or not self.log_dir.isprintable()):
             raise TmuxNameError(f"invalid log directory {self.log_dir!r}: it must be an absolute path")
-        for what, value in (("timeout", self.timeout), ("busy wait", self.busy_wait), ("ready wait", self.ready_wait)):
+        for what, value in (("timeout", self.timeout), ("busy wait", self.busy_wait)):
             if int(value) < 1:
                 raise TmuxNameError(f"{what} must be at least 1 second, not {value!r}")
         if self.mode not in ("exec", "background", "acquire", "idle", "watch", "position"):
             raise TmuxNameError(f"unknown mode {self.mode!r}")
         for pane in self.panes:
-            if not re.match(r"^%[0-9]+$", pane):
+            if not PANE_RE.fullmatch(pane):
                 raise TmuxNameError(f"invalid pane id {pane!r}: expected %<number>")
-        if self.log_path and (not self.log_path.startswith("/") or "\n" in self.log_path):
+        if self.log_path and (not self.log_path.startswith("/") or not self.log_path.isprintable()):
             raise TmuxNameError(f"invalid log path {self.log_path!r}: it must be an absolute path")
         if not 0 <= int(self.max_suffix) <= MAX_SUFFIX:
             raise TmuxNameError(f"max suffix must be 0..{MAX_SUFFIX}")
@@ -240,7 +246,7 @@ class Job:
             "OD_LOGDIR": self.log_dir,
             "OD_TIMEOUT": int(self.timeout),
             "OD_BUSY_WAIT": int(self.busy_wait),
-            "OD_READY_WAIT": int(self.ready_wait),
+            "OD_CLAIM": 1 if self.claim else 0,
             "OD_NOLOG": 1 if self.no_log else 0,
             "OD_HAS_IN": 1 if self.has_in else 0,
             "OD_BANNER": octal_escape(self.banner),
@@ -258,7 +264,7 @@ class Job:
             "OD_LOG_PATH": self.log_path,
             "OD_START_DIR": self.start_dir,
             "OD_PANES": " ".join(self.panes),
-            "OD_USER": self.user if re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", self.user or "") else "",
+            "OD_USER": self.user if USER_RE.fullmatch(self.user or "") else "",
             "OD_MARKER": self.marker,
             "OD_FROM": int(self.from_line),
         }

@@ -16,24 +16,14 @@ import pytest
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
+from conftest import shared_connection
 
 if t.TYPE_CHECKING:
     from libtmux.server import Server
 
 
 def shared(server: Server, tmp_path: pathlib.Path, **options: t.Any) -> t.Any:
-    conn = connection_loader.get("opsdeck.tmux.shared", PlayContext())
-    direct = {
-        "transport": "ansible.builtin.local",
-        "socket_name": server.socket_name,
-        "run_id": "unit.1.1",
-        "log_dir": str(tmp_path),
-        "command_timeout": 60,
-    }
-    direct.update(options)
-    conn.set_options(direct=direct)
-    conn._connect()
-    return conn
+    return shared_connection(server.socket_name, tmp_path, **options)
 
 
 def plain() -> t.Any:

@@ -20,6 +20,46 @@ def test_bad_names(name: str) -> None:
         _tmux.check_name(name)
 
 
+CONTROL = {"LF": "\n", "CR": "\r", "TAB": "\t", "NUL": "\x00"}
+
+
+def _job(**kwargs: object) -> _tmux.Job:
+    base: dict[str, object] = {"cmd": "true", "run_id": "h.1.2", "channel": "odabc", "controller": "h", "now": 0}
+    base.update(kwargs)
+    return _tmux.Job(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("char", CONTROL.values(), ids=CONTROL.keys())
+def test_every_validator_refuses_a_trailing_control_character(char: str) -> None:
+    """`re.match` with `$` accepts "ops\n": every validator must look at the whole value."""
+    with pytest.raises(_tmux.TmuxNameError):
+        _tmux.check_name("ops" + char)
+    with pytest.raises(_tmux.TmuxNameError):
+        _tmux.check_name("ops" + char + "1")
+    with pytest.raises(_tmux.TmuxNameError):
+        _tmux.check_socket_name("sock" + char)
+    with pytest.raises(_tmux.TmuxNameError):
+        _tmux.check_socket_path("/tmp/sock" + char)
+    bad_jobs = [
+        _job(base="ops" + char),
+        _job(window="sys" + char),
+        _job(windows=["sys", "logs" + char]),
+        _job(run_id="h.1.2" + char),
+        _job(channel="odabc" + char),
+        _job(panes=["%1" + char]),
+        _job(log_dir="/tmp" + char),
+        _job(log_path="/tmp/x.log" + char),
+        _job(socket_name="s" + char),
+        _job(socket_path="/tmp/s" + char),
+    ]
+    for job in bad_jobs:
+        with pytest.raises(_tmux.TmuxNameError):
+            job.validate()
+    # the user name is only a hint: a bad one is dropped, never passed on
+    assert _job(user="root" + char).params()["OD_USER"] == ""
+    assert _job(user="root").params()["OD_USER"] == "root"
+
+
 def test_tmux_argv_socket_precedence() -> None:
     assert _tmux.tmux_argv() == ["tmux"]
     assert _tmux.tmux_argv(socket_name="s1") == ["tmux", "-L", "s1"]
