@@ -64,6 +64,28 @@ options:
       - name: ansible_tmux_sudo_gate_timeout
     env:
       - name: ANSIBLE_TMUX_SUDO_GATE_TIMEOUT
+  pane_view:
+    description:
+      - What the pane shows a person. V(readable) shows, for each task, the banner, the command as the task
+        wrote it (a multi-line script as its lines) and its output as the program prints it, for C(raw), C(script),
+        C(command) and C(shell); for any other module a readable result (ok, changed, failed or skipped, C(msg),
+        the path or package it touched, with C(--diff) the diff, capped at 40 lines; C(setup) says how many facts
+        it gathered); and Ansible's own plumbing (temporary directories, C(chmod), interpreter discovery) as one
+        dim line each. A module's result is rendered on the managed host by the module's own interpreter after
+        Ansible has its answer, so it costs the play nothing.
+      - V(raw) shows every command as sent, and its raw output (module JSON included) as it is printed.
+      - Either way the log file is the faithful record, for an agent or an audit - every command exactly as
+        run, its raw stdout and stderr including module JSON, and its rc.
+    type: str
+    default: readable
+    choices: [readable, raw]
+    vars:
+      - name: ansible_tmux_pane_view
+    env:
+      - name: ANSIBLE_TMUX_PANE_VIEW
+    ini:
+      - section: opsdeck_tmux
+        key: pane_view
   reconnect_timeout:
     description:
       - Seconds to keep reconnecting when the inner transport fails while a command is sent or runs
@@ -126,6 +148,9 @@ EXAMPLES = r"""
       changed_when: false
 """
 
+import base64
+import json
+import pathlib
 import socket
 import time
 import typing as t
@@ -147,13 +172,32 @@ from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import (
     shorten,
     split_output,
 )
+from ansible_collections.opsdeck.tmux.plugins.plugin_utils import _render
 from ansible_collections.opsdeck.tmux.plugins.plugin_utils._gate import GateClosed, SudoGate
+from ansible_collections.opsdeck.tmux.plugins.plugin_utils._render import diff_lines
 from ansible_collections.opsdeck.tmux.plugins.plugin_utils._run import (
     controller_run_id,
     owner_is_alive,
 )
+from ansible_collections.opsdeck.tmux.plugins.plugin_utils._view import COMMAND_LIKE, LIVE_ACTIONS, View, classify, short_action
 
 display = Display()
+
+# the renderer of module results, sent with module runs (see plugin_utils/_render.py)
+RENDER_SOURCE = pathlib.Path(_render.__file__).read_text(encoding="utf-8")
+
+# files larger than this get no diff in the pane
+DIFF_LIMIT = 1 << 20
+
+
+def slurped_content(stdout: bytes) -> bytes | None:
+    """The file content a slurp module run returned (base64 in its JSON result)."""
+    try:
+        result = json.loads(stdout[stdout.index(b"{") :])
+        return base64.b64decode(result["content"]) if result.get("encoding") == "base64" else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
 
 # statuses of the target script that mean the host could not be used at all
 UNREACHABLE = {"NOTMUX", "NOSTATE", "GONE", "LOST"}
@@ -179,13 +223,18 @@ class Connection(ConnectionBase):
         self._task_id = uuid.uuid4().hex[:12]
         self.last_header: Header | None = None
         self._gate_open = False
+        # --diff for copy/template: the action computes the diff here on the controller from the
+        # file it slurped and the file it puts; the pane shows it with the module that writes the file
+        self._view: View | None = None
+        self._slurped: bytes | None = None
+        self._put: bytes | None = None
 
     # -- options and the inner transport ------------------------------------
 
     def set_options(self, task_keys: t.Any = None, var_options: t.Any = None, direct: t.Any = None) -> None:
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         if task_keys:
-            self._task_keys = {k: task_keys.get(k) for k in ("name", "action", "args")}
+            self._task_keys = {k: task_keys.get(k) for k in ("name", "action", "args", "changed_when", "failed_when")}
         self._load_inner()
 
     def _load_inner(self) -> ConnectionBase:
@@ -241,6 +290,8 @@ class Connection(ConnectionBase):
         else:
             raise AnsibleConnectionFailure("could not settle the ownership of the shared session after 5 attempts")
         self.last_header = header
+        if header.status == "OK" and rc == 0 and self._view is not None and self._view.module == "slurp":
+            self._slurped = slurped_content(stdout)
         if header.status != "OK":
             # the script's own message follows its header on stdout; stderr is the transport's
             self._fail(header, to_text(stdout).strip() or to_text(stderr).strip())
@@ -338,6 +389,14 @@ class Connection(ConnectionBase):
 
     def _job(self, cmd: str, in_data: bytes | None, live: list[str], stale: list[str]) -> Job:
         no_log = bool(self._play_context.no_log)
+        if no_log:
+            view = classify("", "", None, raw_view=True)
+            view.step = "\033[2m$ (command hidden: no_log)\033[0m"
+        else:
+            action, args = str(self._task_keys.get("action") or ""), self._task_keys.get("args")
+            view = classify(cmd, action, args, self.get_option("pane_view") == "raw", in_data)
+            view.step += self._controller_diff(view, action)
+        self._view = view
         try:
             job = Job(
                 cmd=cmd,
@@ -361,16 +420,38 @@ class Connection(ConnectionBase):
                 no_log=no_log,
                 task=self._task_id,
                 banner=self._banner(),
-                step="$ (command hidden: no_log)" if no_log else "$ " + shorten(cmd, 400),
+                step=view.step,
                 live=live,
                 stale=stale,
                 shell=self._command_shell(),
                 user=self._target_user(),
+                view="raw" if self.get_option("pane_view") == "raw" else view.kind,
+                py=view.interpreter,
+                rmod=view.module,
+                rkind=view.render_kind,
+                # changed_when/failed_when are decided on the controller: the pane cannot know
+                decided=("c" if self._task_keys.get("changed_when") else "") + ("f" if self._task_keys.get("failed_when") else ""),
+                render=RENDER_SOURCE if view.kind == "module" else "",
             )
             job.validate()
         except (TmuxNameError, ValueError) as exc:
             raise AnsibleError(f"opsdeck.tmux.shared: {exc}") from None
         return job
+
+    def _controller_diff(self, view: View, action: str) -> str:
+        """With --diff, the lines copy/template would change, shown with the module that writes them."""
+        if view.kind != "module" or view.module != "copy" or short_action(action) not in ("copy", "template"):
+            return ""
+        if not self._play_context.diff or self._put is None:
+            return ""
+        before, after = self._slurped or b"", self._put
+        self._slurped = self._put = None
+        if len(after) > DIFF_LIMIT or b"\0" in after or b"\0" in before:
+            return "\n  (binary or large file: no diff shown)"
+        dest = str((self._task_keys.get("args") or {}).get("dest") or "")
+        change = {"before": before.decode("utf-8", "replace"), "after": after.decode("utf-8", "replace"), "before_header": dest, "after_header": dest}
+        lines = diff_lines(change)
+        return "".join("\n  " + line for line in lines)
 
     def _target_user(self) -> str:
         """Who runs the wrapper on the target, when known here (saves an `id` per command)."""
@@ -403,7 +484,8 @@ class Connection(ConnectionBase):
         stamp = time.strftime("%H:%M:%S")
         banner = f"\u25b6 {stamp} {what} on {host}{who}"
         args = self._task_keys.get("args")
-        if args and not self._play_context.no_log:
+        shows_command = short_action(str(action)) in COMMAND_LIKE | LIVE_ACTIONS and self.get_option("pane_view") != "raw"
+        if args and not self._play_context.no_log and not shows_command:
             # "what I'm about to do", in the task's own words
             if args.get("_raw_params"):
                 summary = str(args["_raw_params"])
@@ -436,6 +518,13 @@ class Connection(ConnectionBase):
 
     def put_file(self, in_path: str, out_path: str) -> None:
         super().put_file(in_path, out_path)
+        if self._play_context.diff and short_action(str(self._task_keys.get("action") or "")) in ("copy", "template"):
+            # the file the module is about to write: the "after" of the diff (the action removes it later)
+            try:
+                with open(in_path, "rb") as f:
+                    self._put = f.read(DIFF_LIMIT + 1)
+            except OSError:
+                self._put = None
         display.vvv(f"PUT {in_path} TO {out_path} (via {self._load_inner()._load_name})", host=self._play_context.remote_addr)
         self._load_inner().put_file(in_path, out_path)
 

@@ -30,8 +30,12 @@ umask 077
 . "${0%.job}.env" || exit 125
 j=$OD_J ch=$OD_CH log=$OD_LOG nolog=$OD_NOLOG task=$OD_TASK pane=$OD_PANE claim=$OD_CLAIMF
 banner=$OD_BANNER step=$OD_STEP cwd=$OD_CWD hasin=$OD_HAS_IN cmd=$OD_CMD exe=$OD_EXEC bg=$OD_MODE
+view=$OD_VIEW py=$OD_PY render=$OD_RENDERF rmod=$OD_RMOD rkind=$OD_RKIND erase=$OD_ERASE
 tm=$OD_TMUX sn=$OD_SOCKET_NAME sp=$OD_SOCKET_PATH
 unset OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC OD_MODE OD_CLAIMF
+unset OD_VIEW OD_PY OD_RENDERF OD_RMOD OD_RKIND OD_ERASE
+# the readable view takes the typed line back (one row: the wrapper checked it fits)
+[ "$erase" = 1 ] && printf '\033[1A\r\033[2K'
 unset OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH TMUX TMUX_PANE
 # the job has started: a timeout can now honestly say "still running"
 printf '%s\n' "$ch" >"$j.st"
@@ -62,8 +66,12 @@ if [ "$last" != "$task" ]; then
   printf '\033[1;36m%b\033[0m\n' "$banner"
   [ -n "$log" ] && printf '%b\n' "$banner" >>"$log"
 fi
-printf '\033[2m%b\033[0m\n' "$step"
-[ -n "$log" ] && printf '%b\n' "$step" >>"$log"
+# the pane shows the step as the controller styled it (the command as written,
+# or one dim line); the log, the faithful record, gets the command exactly as run
+printf '%b\n' "$step"
+if [ -n "$log" ]; then
+  if [ "$nolog" = 1 ]; then printf '$ (command hidden: no_log)\n' >>"$log"; else printf '$ %s\n' "$cmd" >>"$log"; fi
+fi
 # stdin is a pipe, as with the plain transports (python reads a script from a
 # pipe much faster than from a regular file, and commands see what they would)
 od_run() {
@@ -82,24 +90,56 @@ if [ "$bg" = background ]; then
 elif [ "$nolog" = 1 ]; then
   od_run >"$j.out" 2>"$j.err"
   echo $? >"$j.rc"
+  : >"$j.in"
   printf '  output hidden (no_log)\n'
   [ -n "$log" ] && printf '  output hidden (no_log)\n' >>"$log"
-else
+elif [ "$view" = live ] || [ "$view" = raw ]; then
+  # what the program prints appears in the pane at once, and in the log
   [ -n "$log" ] || log=/dev/null
   { { trap ':' INT; od_run 4>&-; echo $? >"$j.rc"; } 2>&1 1>&4 4>&- |
       tee -ai "$log" "$j.err" >&2 4>&-; } 4>&1 | tee -ai "$log" "$j.out"
   if [ -s "$j.out" ] && [ -n "$(tail -c 1 "$j.out")" ]; then
     printf '\n'; [ "$log" = /dev/null ] || printf '\n' >>"$log"
   fi
+  [ "$log" = /dev/null ] && log=
+  : >"$j.in"
+else
+  # a module run or Ansible's plumbing: Ansible gets its answer first; the log
+  # gets the raw output and the pane a readable result after that
+  od_run >"$j.out" 2>"$j.err"
+  echo $? >"$j.rc"
+  : >"$j.in"
+  IFS= read -r rc <"$j.rc"
+  od_end
+  [ -n "$log" ] && cat "$j.out" "$j.err" >>"$log" && printf '\342\224\224 rc=%s\n' "$rc" >>"$log"
+  if [ "$view" = module ] && [ -s "$j.int" ]; then
+    printf '\033[2m\342\224\224 rc=%s (interrupted with Ctrl-C)\033[0m\n' "$rc"
+  elif [ "$view" = module ] && [ -n "$py" ] && [ -f "$render" ] &&
+    "$py" -I -S "$render" "$j.out" "$j.err" "$rc" "$rmod" "$rkind" 2>/dev/null; then
+    :
+  elif [ "$rc" != 0 ]; then
+    # plumbing that failed (or a module result that could not be rendered): say so
+    tail -n 5 "$j.err" 2>/dev/null | sed 's/^/  /'
+    printf '\033[2m\342\224\224 rc=%s\033[0m \302\267 \033[31mfailed\033[0m\n' "$rc"
+  elif [ "$view" = module ]; then
+    printf '\033[2m\342\224\224 rc=%s\033[0m\n' "$rc"
+  fi
+  exit 0
 fi
-: >"$j.in"
 IFS= read -r rc <"$j.rc"
 if [ -s "$j.int" ]; then
   printf '\033[2m\342\224\224 rc=%s (interrupted with Ctrl-C)\033[0m\n' "$rc"
-else
+elif [ "$nolog" = 1 ] || [ "$view" = raw ]; then
   printf '\033[2m\342\224\224 rc=%s\033[0m\n' "$rc"
+elif [ "${rkind%f}" != "$rkind" ] || { [ "${rkind%-c}" != "$rkind" ] && [ "$rc" = 0 ]; }; then
+  # changed_when / failed_when decide on the controller
+  printf '\033[2m\342\224\224 rc=%s\033[0m \302\267 \033[32mdone\033[0m\n' "$rc"
+elif [ "$rc" = 0 ]; then
+  printf '\033[2m\342\224\224 rc=%s\033[0m \302\267 \033[32mok\033[0m\n' "$rc"
+else
+  printf '\033[2m\342\224\224 rc=%s\033[0m \302\267 \033[31mfailed\033[0m\n' "$rc"
 fi
-[ "$log" = /dev/null ] || [ -z "$log" ] || printf '\342\224\224 rc=%s\n' "$rc" >>"$log"
+[ -n "$log" ] && printf '\342\224\224 rc=%s\n' "$rc" >>"$log"
 od_end
 """
 
@@ -601,7 +641,16 @@ printf '%s\n' "$OD_JOB" >"$J.job"
 # the command runs with the shell the inner transport would have used:
 # /bin/sh for local, the login shell for ssh and the like
 OD_J=$J OD_LOG=$od_log OD_PANE=$od_pane OD_SESSION=$od_sess OD_CWD=${OD_CHDIR:-$PWD} OD_EXEC=${OD_EXEC:-${SHELL:-/bin/sh}}
-OD_CLAIMF=$od_claim
+OD_CLAIMF=$od_claim OD_RENDERF=
+# the module result renderer, written once per version (only module runs carry it)
+if [ "$OD_VIEW" = module ] && [ -n "$OD_RHASH" ]; then
+  OD_RENDERF=$S/render-$OD_RHASH.py
+  [ -f "$OD_RENDERF" ] || printf '%s' "$OD_RENDER" >"$OD_RENDERF"
+fi
+# the typed line fits on the prompt's row: the job may take it back
+OD_ERASE=0
+[ "$OD_VIEW" != raw ] && [ $((od_cx + ${#J} + 14)) -lt "$od_pw" ] && OD_ERASE=1
+export OD_VIEW OD_PY OD_RENDERF OD_RMOD OD_RKIND OD_ERASE
 export OD_J OD_CH OD_LOG OD_NOLOG OD_TASK OD_PANE OD_SESSION OD_BANNER OD_STEP OD_CWD OD_HAS_IN OD_CMD OD_EXEC OD_MODE OD_CLAIMF
 export OD_TMUX OD_SOCKET_NAME OD_SOCKET_PATH
 export -p >"$J.env"

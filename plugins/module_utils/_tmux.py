@@ -10,6 +10,7 @@ imports nothing but the standard library.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import typing as t
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ RUN_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,3}")
 CHANNEL_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 PANE_RE = re.compile(r"%[0-9]{1,9}")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+INTERPRETER_RE = re.compile(r"/[A-Za-z0-9_./+-]{1,255}")
+MODULE_RE = re.compile(r"[A-Za-z0-9_.]{1,100}")
 MAX_SUFFIX = 99
 
 
@@ -93,6 +96,26 @@ def shorten(text: str, limit: int) -> str:
     """One line of at most `limit` characters, for banners."""
     one = " ".join(text.split())
     return one if len(one) <= limit else one[: limit - 1] + "\u2026"
+
+
+# the command as written: at most this many lines in the pane
+SHOWN_LINES = 30
+SHOWN_WIDTH = 400
+BOLD = "\033[1m"
+DIM = "\033[2m"
+RESET = "\033[0m"
+
+
+def as_written(text: str, prompt: str = "$ ") -> str:
+    """A command for the pane as the task wrote it: its lines (not flattened), the first after
+    `$ `, the rest indented; a long script is cut at SHOWN_LINES (the log has it whole)."""
+    lines = text.rstrip("\n").split("\n")
+    # each line at most SHOWN_WIDTH characters: the step travels octal-escaped in the wrapper
+    shown = [line if len(line) <= SHOWN_WIDTH else line[: SHOWN_WIDTH - 1] + "\u2026" for line in lines[:SHOWN_LINES]]
+    out = [BOLD + prompt + RESET + shown[0]] + ["  " + line for line in shown[1:]]
+    if len(lines) > SHOWN_LINES:
+        out.append(DIM + f"  \u2026 {len(lines) - SHOWN_LINES} more lines (the log has them all)" + RESET)
+    return "\n".join(out)
 
 
 def octal_escape(text: str) -> str:
@@ -179,6 +202,16 @@ class Job:
     # the connection claims each command on the target, so that sending the
     # same wrapper again after a dropped connection collects instead of re-running
     claim: bool = False
+    # what the pane shows (see plugin_utils/_view): live, module, plumbing, or raw (the plain view)
+    view: str = "live"
+    # module view: the module's interpreter renders its result with this script
+    py: str = ""
+    rmod: str = ""
+    rkind: str = "module"
+    render: str = ""
+    # the task has changed_when ("c") and/or failed_when ("f"): the controller decides those,
+    # so the pane says "done" where it cannot know
+    decided: str = ""
     dry_run: bool = False
     log_path: str = ""
     start_dir: str = ""
@@ -216,6 +249,14 @@ class Job:
                 raise TmuxNameError(f"invalid pane id {pane!r}: expected %<number>")
         if self.log_path and (not self.log_path.startswith("/") or not self.log_path.isprintable()):
             raise TmuxNameError(f"invalid log path {self.log_path!r}: it must be an absolute path")
+        if self.view not in ("live", "module", "plumbing", "raw") or self.rkind not in ("module", "command", "quiet"):
+            raise TmuxNameError(f"unknown pane view {self.view!r}/{self.rkind!r}")
+        if self.decided not in ("", "c", "f", "cf"):
+            raise TmuxNameError(f"invalid decided flags {self.decided!r}")
+        if self.py and not INTERPRETER_RE.fullmatch(self.py):
+            raise TmuxNameError(f"invalid interpreter path {self.py!r}")
+        if self.rmod and not MODULE_RE.fullmatch(self.rmod):
+            raise TmuxNameError(f"invalid module name {self.rmod!r}")
         if not 0 <= int(self.max_suffix) <= MAX_SUFFIX:
             raise TmuxNameError(f"max suffix must be 0..{MAX_SUFFIX}")
 
@@ -247,6 +288,12 @@ class Job:
             "OD_TIMEOUT": int(self.timeout),
             "OD_BUSY_WAIT": int(self.busy_wait),
             "OD_CLAIM": 1 if self.claim else 0,
+            "OD_VIEW": self.view,
+            "OD_PY": self.py,
+            "OD_RMOD": self.rmod,
+            "OD_RKIND": self.rkind + ("-" + self.decided if self.decided else ""),
+            "OD_RENDER": self.render if self.view == "module" else "",
+            "OD_RHASH": hashlib.sha256(self.render.encode()).hexdigest()[:16] if self.view == "module" and self.render else "",
             "OD_NOLOG": 1 if self.no_log else 0,
             "OD_HAS_IN": 1 if self.has_in else 0,
             "OD_BANNER": octal_escape(self.banner),

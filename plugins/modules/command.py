@@ -167,7 +167,7 @@ import shlex
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.opsdeck.tmux.plugins.module_utils._module import SERVER_ARGS, TmuxModule
-from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import MAX_SUFFIX, shorten
+from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import MAX_SUFFIX, as_written
 
 
 def main() -> None:
@@ -230,7 +230,7 @@ def main() -> None:
         task="command-" + os.urandom(6).hex(),
         no_log=module.no_log,
         banner=f"\u25b6 {datetime.datetime.now():%H:%M:%S} opsdeck.tmux.command in window {p['window']}",
-        step="$ (command hidden: no_log)" if module.no_log else "$ " + shorten(cmd, 400),
+        step="\033[2m$ (command hidden: no_log)\033[0m" if module.no_log else as_written(cmd),
     )
     start = datetime.datetime.now()
     rc, header, out, err = tm.run(job)

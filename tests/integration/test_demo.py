@@ -30,3 +30,13 @@ def test_demo_runs_and_prints_attach_command_and_log(server: Server, tmp_path: p
     assert (tmp_path / "demo" / "hello.txt").read_text().startswith("Written by the opsdeck demo")
     deploy = "\n".join(server.cmd("capture-pane", "-p", "-J", "-S", "-", "-t", "=ops:=deploy").stdout)
     assert "build finished" in deploy
+    # what a person attaching sees: every task's banner and result line, no JSON, no plumbing commands
+    panes = "\n".join(
+        "\n".join(server.cmd("capture-pane", "-p", "-J", "-S", "-", "-t", pane).stdout) for pane in server.cmd("list-panes", "-a", "-F", "#{pane_id}").stdout
+    )
+    for task in ("Say what is about to happen", "Gather a few facts", "Create the demo directory", "Copy a file into place", "A build that streams output"):
+        banner = panes.index(f"TASK [{task}")
+        assert "\u2514 rc=0" in panes[banner:], f"no result line after {task!r}"
+    assert re.search(r"^  gathered \d+ facts$", panes, re.M)
+    for raw in ('{"', "ansible_facts", "AnsiballZ", "/bin/sh -c", "mkdir"):
+        assert raw not in panes, f"{raw!r} in the demo's panes"
