@@ -172,9 +172,6 @@ from ansible_collections.opsdeck.tmux.plugins.module_utils._tmux import (
     shorten,
     split_output,
 )
-from ansible_collections.opsdeck.tmux.plugins.plugin_utils import _render
-from ansible_collections.opsdeck.tmux.plugins.plugin_utils._gate import GateClosed, SudoGate
-from ansible_collections.opsdeck.tmux.plugins.plugin_utils._render import diff_lines
 from ansible_collections.opsdeck.tmux.plugins.plugin_utils._run import (
     controller_run_id,
     owner_is_alive,
@@ -183,8 +180,10 @@ from ansible_collections.opsdeck.tmux.plugins.plugin_utils._view import COMMAND_
 
 display = Display()
 
-# the renderer of module results, sent with module runs (see plugin_utils/_render.py)
-RENDER_SOURCE = pathlib.Path(_render.__file__).read_text(encoding="utf-8")
+# The renderer of module results, sent with module runs: read as text, never imported here.
+# Ansible compiles a collection's Python from source in every forked worker, so this plugin
+# imports only what every command needs; the gate and the diff are imported when used.
+RENDER_SOURCE = (pathlib.Path(__file__).resolve().parent.parent / "plugin_utils" / "_render.py").read_text(encoding="utf-8")
 
 # files larger than this get no diff in the pane
 DIFF_LIMIT = 1 << 20
@@ -300,6 +299,8 @@ class Connection(ConnectionBase):
                 self._password_required(header)
             # the ticket expired or was never given: wait for a person, then retry once
             self._gate_open = True
+            from ansible_collections.opsdeck.tmux.plugins.plugin_utils._gate import GateClosed, SudoGate
+
             try:
                 SudoGate(self, self._play_context.remote_addr or "host", self.get_option("sudo_gate_timeout")).run()
                 return self.exec_command(cmd, in_data=in_data, sudoable=sudoable)
@@ -450,6 +451,8 @@ class Connection(ConnectionBase):
             return "\n  (binary or large file: no diff shown)"
         dest = str((self._task_keys.get("args") or {}).get("dest") or "")
         change = {"before": before.decode("utf-8", "replace"), "after": after.decode("utf-8", "replace"), "before_header": dest, "after_header": dest}
+        from ansible_collections.opsdeck.tmux.plugins.plugin_utils._render import diff_lines
+
         lines = diff_lines(change)
         return "".join("\n  " + line for line in lines)
 

@@ -50,7 +50,8 @@ od_end() {
   printf '%s\n' "$ch" >"$j.end"
   od_t wait-for -S "$ch"
   [ -s "$j.collect" ] && od_t wait-for -S "$ch-c"
-  [ -n "$claim" ] && rm -f "$claim"
+  # in the background: the pane's prompt (and the next command) need not wait for it
+  [ -n "$claim" ] && rm -f "$claim" &
 }
 od_fin() { [ -s "$j.rc" ] || echo "$1" >"$j.rc"; od_end; exit "$1"; }
 # the pane died (HUP) or someone killed the job: still answer the waiter
@@ -288,16 +289,18 @@ od_idle() {
   return 1
 }
 # od_wait_idle PANE SECONDS: settle wait (a shell redrawing its prompt, a
-# person finishing a line); returns at once when idle or gone.
+# person finishing a line); returns at once when idle or gone. No event says
+# when a shell has drawn its prompt: look again after 10 ms for the first tenth
+# of a second (the previous job's shell is usually just drawing it), then every 50 ms.
 od_wait_idle() {
   od_k=0
-  od_lim=$(($2 * 20))
+  od_lim=$(($2 * 20 + 8))
   while :; do
     od_idle "$1"
     r=$?
     [ $r -ne 1 ] && return $r
     [ "$od_k" -ge "$od_lim" ] && return 1
-    sleep 0.05
+    if [ "$od_k" -lt 10 ]; then sleep 0.01; else sleep 0.05; fi
     od_k=$((od_k + 1))
   done
 }
@@ -307,11 +310,13 @@ od_wait_idle() {
 # followed by ours. Records the prompt for the next idle test. 0 typed, 1 not.
 od_type() {
   od_cond="#{&&:#{==:#{cursor_x},$od_cx},#{&&:#{==:#{cursor_y},$od_cy},#{&&:#{==:#{history_size},$od_hs},#{&&:#{==:#{pane_in_mode},0},#{==:#{pane_current_command},$od_cmd}}}}}"
-  od_typed=$(od_t if-shell -F -t "$od_pane" "$od_cond" \
+  # (the answer goes through a file: a command substitution would fork a subshell)
+  od_t if-shell -F -t "$od_pane" "$od_cond" \
     "send-keys -t $od_pane -l ' /bin/sh $J.job' ; send-keys -t $od_pane Enter ; set-option -p -t $od_pane @opsdeck_typed $OD_CH" \; \
     display-message -p -t "$od_pane" '#{@opsdeck_typed}' \; \
     set-option -p -t "$od_pane" @opsdeck_prompt "$od_cx|$od_lt" \; \
-    set-option -t "=$od_sess:" @opsdeck_seen "$OD_NOW" 2>/dev/null) || return 1
+    set-option -t "=$od_sess:" @opsdeck_seen "$OD_NOW" >"$J.typed" 2>/dev/null || return 1
+  IFS= read -r od_typed <"$J.typed" || return 1
   [ "$od_typed" = "$OD_CH" ]
 }
 od_lock() {
@@ -464,32 +469,45 @@ od_newlog() {
   return 0
 }
 # od_housekeep: after an acquisition, drop the state of runs that no longer own
-# their session, the job files of panes that are gone, and anything older than
-# a day (or twice the command timeout), in one rm
+# their session, the job files of panes that are gone, the files of tmux servers
+# (named with -L) whose socket is gone, and anything older than a day (or twice
+# the command timeout), in one pass over the directory and one rm
 od_housekeep() {
-  od_hk=$(od_t list-sessions -F "s|#{session_name}|#{@opsdeck_run}" \; list-panes -a -F "p|#{pane_id}" 2>/dev/null) || return 0
+  od_hk=$(od_t display-message -p -t "=$od_sess:" "k|#{socket_path}" \; list-sessions -F "s|#{session_name}|#{@opsdeck_run}" \; \
+    list-panes -a -F "p|#{pane_id}" 2>/dev/null) || return 0
+  od_sockdir=${od_hk#k|}
+  od_sockdir=${od_sockdir%%"$nl"*}
+  od_sockdir=${od_sockdir%/*}
   set --
-  # the wrapper runs with globbing off (set -f); these loops need it
+  # the wrapper runs with globbing off (set -f); this loop needs it
   set +f
-  for f in "$S"/r."$OD_SERVER".* "$S"/l."$OD_SERVER".*; do
-    [ -f "$f" ] || continue
-    od_x=${f#"$S"/?."$OD_SERVER".}
-    od_hrun=${od_x%.*}
-    if [ "${f#"$S"/r.}" != "$f" ]; then
-      IFS=$tab read -r od_hs_ od_x <"$f" || continue
-    else
-      od_hs_=${od_x##*.}
-    fi
-    case "$nl$od_hk$nl" in *"${nl}s|$od_hs_|$od_hrun$nl"*) ;; *) set -- "$@" "$f" ;; esac
-  done
-  for f in "$S"/j."$OD_SERVER".*.job; do
+  for f in "$S"/*; do
     set -f
-    [ -f "$f" ] || continue
-    od_x=${f%.job}
-    case "$nl$od_hk$nl" in
-      *"${nl}p|%${od_x##*.}$nl"*) ;;
-      *) set -- "$@" "$od_x".job "$od_x".env "$od_x".in "$od_x".out "$od_x".err "$od_x".rc "$od_x".why \
-        "$od_x".int "$od_x".st "$od_x".end "$od_x".ch "$od_x".t "$od_x".collect "$S/p.$OD_SERVER.${od_x##*.}.lock" ;;
+    od_n=${f#"$S"/}
+    case $od_n in r.* | l.* | j.* | p.* | lock.*) ;; *) continue ;; esac
+    od_x=${od_n#*.}
+    od_key=${od_x%%.*}
+    if [ "$od_key" != "$OD_SERVER" ]; then
+      # another server: a socket path's key starts with "_" (kept until it is old)
+      case $od_key in _* | '') continue ;; esac
+      od_sn=$od_key
+      while :; do case $od_sn in *+*) od_sn=${od_sn%%+*}.${od_sn#*+} ;; *) break ;; esac; done
+      [ -S "$od_sockdir/$od_sn" ] || set -- "$@" "$f"
+      continue
+    fi
+    od_x=${od_x#*.}
+    case $od_n in
+      r.*)
+        IFS=$tab read -r od_hs_ od_y <"$f" || continue
+        case "$nl$od_hk$nl" in *"${nl}s|$od_hs_|${od_x%.*}$nl"*) ;; *) set -- "$@" "$f" ;; esac
+        ;;
+      l.*)
+        case "$nl$od_hk$nl" in *"${nl}s|${od_x##*.}|${od_x%.*}$nl"*) ;; *) set -- "$@" "$f" ;; esac
+        ;;
+      j.* | p.*)
+        # j.<server>.<pane>.<part>, p.<server>.<pane>.lock: the pane still there?
+        case "$nl$od_hk$nl" in *"${nl}p|%${od_x%%.*}$nl"*) ;; *) set -- "$@" "$f" ;; esac
+        ;;
     esac
   done
   set -f
@@ -548,16 +566,18 @@ od_claim() {
     od_k=$((od_k + 1))
   done
 }
-# od_scan: a job of this channel was typed already: collect it (does not return)
+# od_scan: a job of this channel was typed already: collect it (does not return).
+# The run's pane for this window is in its record: one file to read, no directory scan.
 od_scan() {
-  set +f
-  for f in "$S"/j."$OD_SERVER".*.ch; do
-    set -f
-    [ -f "$f" ] || continue
-    IFS=$tab read -r od_z od_sess od_pane od_log <"$f" || continue
-    [ "$od_z" = "$OD_CH" ] && { J=${f%.ch} od_claim=''; od_collect; }
-  done
-  set -f
+  od_rec=$S/r.$OD_SERVER.$OD_RUN.$OD_WINDOW
+  if [ -f "$od_rec" ]; then
+    IFS=$tab read -r od_z od_y od_z <"$od_rec"
+    f=$S/j.$OD_SERVER.${od_y#%}.ch
+    if [ -f "$f" ] && IFS=$tab read -r od_z od_sess od_pane od_log <"$f" && [ "$od_z" = "$OD_CH" ]; then
+      J=${f%.ch} od_claim=''
+      od_collect
+    fi
+  fi
   od_sess=- od_pane=- od_log=-
 }
 # od_collect: wait for the job J of this channel to end, then answer with its result

@@ -262,9 +262,14 @@ class Job:
 
     @property
     def server_key(self) -> str:
-        """Names the tmux server in the target's state files (records are per server)."""
-        where = self.socket_path or self.socket_name or "default"
-        return re.sub(r"[^A-Za-z0-9_-]", "_", where)[-80:]
+        """Names the tmux server in the target's state files (records are per server).
+
+        A -L name (or the default server) keeps its name, "." written "+", so the target can
+        tell from the key whether that server's socket still exists; a socket path becomes a
+        key that starts with "_"."""
+        if self.socket_path:
+            return re.sub(r"[^A-Za-z0-9_-]", "_", self.socket_path)[-80:]
+        return (self.socket_name or "default").replace(".", "+")
 
     def params(self) -> dict[str, object]:
         return {

@@ -161,7 +161,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rows_play, rows_exec = [], []
-    with tempfile.TemporaryDirectory(prefix="opsdeck-bench-") as tmp:
+    # the killed tmux server's shells may still write their history into HOME while it is removed
+    with tempfile.TemporaryDirectory(prefix="opsdeck-bench-", ignore_cleanup_errors=True) as tmp:
         work = pathlib.Path(tmp)
         home = work / "home"
         home.mkdir()

@@ -12,10 +12,11 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
-from conftest import SYSTEM_PYTHON, TARGETS, SSHTarget, assert_ok, run_playbook
+from conftest import SYSTEM_PYTHON, TARGETS, SSHTarget, ansible_env, assert_ok, run_playbook, wait_for
 from libtmux.server import Server
 
 PLAY = TARGETS / "connection_shared_view" / "view.yml"
@@ -76,6 +77,10 @@ def test_readable_pane(transport: str, tmp_path: pathlib.Path, user_path: pathli
     assert any(line.startswith("\u2514 rc=0") for line in after[5:12])
     assert "\\u" not in panes and "\\n" not in panes, "output shown JSON-escaped"
 
+    # a script: the task's words, then what it printed
+    script = lines.index("$ hello.sh world")
+    assert "hello from a script: world" in lines[script + 1 : script + 4]
+
     # setup: one line; no module JSON anywhere in any pane
     assert re.search(r"^  gathered \d+ facts$", panes, re.M)
     assert "ansible_facts" not in panes and '"changed"' not in panes and '{"' not in panes
@@ -108,3 +113,32 @@ def test_raw_pane_view_shows_commands_and_output_as_sent(tmp_path: pathlib.Path,
     assert '"ansible_facts"' in panes
     assert "umask 77 && mkdir -p" in panes
     assert '"ansible_facts"' in log
+
+
+def test_raw_output_reaches_the_pane_while_the_command_runs(tmp_path: pathlib.Path, user_path: pathlib.Path) -> None:
+    socket_name = "live-" + secrets.token_hex(4)
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(f"[shared]\nlocalhost {LOCAL} ansible_tmux_socket_name={socket_name} ansible_tmux_log_dir={tmp_path}\n")
+    play = tmp_path / "live.yml"
+    play.write_text(
+        "- hosts: shared\n  gather_facts: false\n  tasks:\n"
+        "    - name: Streams\n      ansible.builtin.raw: echo live-one; sleep 4; echo live-two\n      changed_when: false\n"
+    )
+    server = Server(socket_name=socket_name)
+    cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(play)]
+    proc = subprocess.Popen(cmd, env=ansible_env(user_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+
+        def shown() -> list[str]:
+            # the lines the program printed (the command as written is on its own line above them)
+            return all_panes(["-L", socket_name]).splitlines() if server.is_alive() else []
+
+        wait_for(lambda: "live-one" in shown(), 30, "the first line in the pane")
+        assert "live-two" not in shown(), "the first line appeared only when the command had ended"
+        output = proc.communicate(timeout=60)[0]
+        assert proc.returncode == 0, output[-3000:]
+        assert "live-two" in shown()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.kill()
