@@ -118,6 +118,8 @@ else
   elif [ "$view" = module ] && [ -n "$py" ] && [ -f "$render" ] &&
     "$py" -I -S "$render" "$j.out" "$j.err" "$rc" "$rmod" "$rkind" 2>/dev/null; then
     :
+  elif [ "$view" = note ]; then
+    :
   elif [ "$rc" != 0 ]; then
     # plumbing that failed (or a module result that could not be rendered): say so
     tail -n 5 "$j.err" 2>/dev/null | sed 's/^/  /'

@@ -249,7 +249,7 @@ class Job:
                 raise TmuxNameError(f"invalid pane id {pane!r}: expected %<number>")
         if self.log_path and (not self.log_path.startswith("/") or not self.log_path.isprintable()):
             raise TmuxNameError(f"invalid log path {self.log_path!r}: it must be an absolute path")
-        if self.view not in ("live", "module", "plumbing", "raw") or self.rkind not in ("module", "command", "quiet"):
+        if self.view not in ("live", "module", "plumbing", "note", "raw") or self.rkind not in ("module", "command", "quiet"):
             raise TmuxNameError(f"unknown pane view {self.view!r}/{self.rkind!r}")
         if self.decided not in ("", "c", "f", "cf"):
             raise TmuxNameError(f"invalid decided flags {self.decided!r}")

@@ -33,6 +33,8 @@ LIVE_ACTIONS = {"raw", "script"}
 _BECOME = re.compile(r"^echo BECOME-SUCCESS-[a-z]+ ?; ?")
 _SLEEP = re.compile(r"\s*&&\s*sleep 0\s*$")
 _PYTHON = re.compile(r"^(?P<py>/\S*python[0-9.]*)(?:\s+(?P<script>\S+))?(?:\s+(?P<rest>.*))?$")
+# the sudo gate's line for the person in the pane: printf '%s\n' 'opsdeck: ...'
+_GATE_MESSAGE = re.compile(r"^printf '%s\\n' '(?P<text>opsdeck: [^']*)'$")
 _ANSIBALLZ = re.compile(r"AnsiballZ_(?P<module>\w+)\.py$")
 # a pipelined module's payload names it: `ansible_module='stat',` in the AnsiballZ wrapper's arguments
 _PAYLOAD_MODULE = re.compile(rb"\n\s*ansible_module='(?P<module>[A-Za-z0-9_.]{1,100})',")
@@ -50,7 +52,7 @@ _PLUMBING: tuple[tuple[re.Pattern[str], str], ...] = (
 
 @dataclass
 class View:
-    kind: str  # "live", "module" or "plumbing"
+    kind: str  # "live", "module", "plumbing" or "note" (the step only, no output, no rc)
     step: str  # shown in the pane before the command runs (may hold ANSI styles)
     interpreter: str = ""
     module: str = ""
@@ -112,6 +114,12 @@ def classify(cmd: str, action: str, args: t.Mapping[str, t.Any] | None, raw_view
         return View("live", DIM + "$ " + (one if len(one) <= 400 else one[:399] + "\u2026") + RESET)
     name = short_action(action or "")
     inner = unwrap(cmd)
+    # the sudo gate's own commands (the action's, or the connection's automatic gate)
+    if inner == "sudo -n true":
+        return View("note", DIM + "\u00b7 opsdeck: is sudo already authorized in this pane? (sudo -n true)" + RESET)
+    message = _GATE_MESSAGE.match(inner)
+    if message:
+        return View("note", "\033[1;33m" + message.group("text") + RESET)
     for pattern, what in _PLUMBING:
         if pattern.search(inner):
             return View("plumbing", plumbing(what))

@@ -152,3 +152,10 @@ def test_the_renderer_runs_as_a_script_with_the_system_python(tmp_path: object) 
     )
     assert proc.returncode == 0, proc.stderr
     assert plain(proc.stdout).splitlines() == ["  path: /srv", "\u2514 rc=0 \u00b7 ok"]
+
+
+def test_the_sudo_gate_speaks_to_the_person_not_in_commands() -> None:
+    check = _view.classify("sudo -n true", "opsdeck.tmux.sudo_gate", {})
+    assert (check.kind, plain(check.step)) == ("note", "\u00b7 opsdeck: is sudo already authorized in this pane? (sudo -n true)")
+    note = _view.classify("printf '%s\\n' 'opsdeck: waiting for a person to run here:  sudo -v && echo SUDO_READY'", "ansible.builtin.apt", {})
+    assert (note.kind, plain(note.step)) == ("note", "opsdeck: waiting for a person to run here:  sudo -v && echo SUDO_READY")
