@@ -415,7 +415,8 @@ class Connection(ConnectionBase):
                 log_dir=self.get_option("log_dir") or "",
                 timeout=self.get_option("command_timeout"),
                 busy_wait=self.get_option("busy_timeout"),
-                claim=True,
+                # a local inner transport cannot drop: no claim to collect by
+                claim=getattr(self._load_inner(), "ansible_name", None) != "ansible.builtin.local",
                 lease=self.get_option("lease"),
                 has_in=in_data is not None,
                 no_log=no_log,
