@@ -138,6 +138,8 @@ options:
     description:
       - Seconds to wait for the run's own pane to come back to an idle prompt (a person typing
         or scrolling in it) before the task fails. Nothing is typed into a busy pane.
+      - Also the one bounded wait for the first prompt of a shell the run has just started in a new
+        session or window; a shell that shows no prompt by then fails the task with that reason.
     type: int
     default: 10
     vars:

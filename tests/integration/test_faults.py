@@ -88,12 +88,17 @@ def in_thread(call: t.Callable[[], t.Any]) -> tuple[threading.Thread, list[t.Any
 HALF_TYPED = ["echo half", "echo $", "echo #", "ls >", "echo $ "]
 
 
-@pytest.mark.parametrize("typed", HALF_TYPED)
-def test_half_typed_line_gets_no_key_and_the_run_moves_on(server: Server, tmp_path: pathlib.Path, typed: str) -> None:
+def person_typing(server: Server, typed: str) -> tuple[str, str]:
+    """A person's ops with `typed` on the prompt line, Enter not pressed: (its sys target, its screen)."""
     target = person_session(server)
     tmux(server, "send-keys", "-t", target, "-l", typed)
     wait_for(lambda: cursor_line(server, target).endswith(typed), 5, f"{typed!r} on the person's line")
-    before = tmux(server, "capture-pane", "-p", "-N", "-t", target)
+    return target, tmux(server, "capture-pane", "-p", "-N", "-t", target)
+
+
+@pytest.mark.parametrize("typed", HALF_TYPED)
+def test_half_typed_line_gets_no_key_and_the_run_moves_on(server: Server, tmp_path: pathlib.Path, typed: str) -> None:
+    target, before = person_typing(server, typed)
 
     conn = shared(server, tmp_path, busy_timeout=1)
     assert conn.exec_command("echo landed-elsewhere")[:2] == (0, b"landed-elsewhere\n")
@@ -105,10 +110,7 @@ def test_half_typed_line_gets_no_key_and_the_run_moves_on(server: Server, tmp_pa
 
 @pytest.mark.parametrize("typed", HALF_TYPED)
 def test_half_typed_line_in_a_fixed_session_fails_with_the_reason(server: Server, tmp_path: pathlib.Path, typed: str) -> None:
-    target = person_session(server)
-    tmux(server, "send-keys", "-t", target, "-l", typed)
-    wait_for(lambda: cursor_line(server, target).endswith(typed), 5, f"{typed!r} on the person's line")
-    before = tmux(server, "capture-pane", "-p", "-N", "-t", target)
+    target, before = person_typing(server, typed)
     start = time.monotonic()
     with pytest.raises(AnsibleError, match="not at an empty shell prompt") as info:
         shared(server, tmp_path, max_sessions=0, busy_timeout=1).exec_command("echo never")
